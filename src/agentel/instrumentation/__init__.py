@@ -1,0 +1,42 @@
+"""The framework instrumentors, and the loop that applies whichever are installed."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+# framework name -> (module that must be importable, instrumentor "module:Class")
+FRAMEWORKS: dict[str, tuple[str, str]] = {
+    "openai-agents": ("agents", "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor"),
+}
+
+
+def _instrumentor(path: str) -> Any:
+    module_name, class_name = path.split(":")
+    return getattr(importlib.import_module(module_name), class_name)()
+
+
+def instrument_installed(**kwargs: Any) -> list[str]:
+    """Instrument each framework whose package is importable; skip the rest quietly."""
+    done: list[str] = []
+    for name, (module, path) in FRAMEWORKS.items():
+        if importlib.util.find_spec(module) is None:
+            continue
+        instrumentor = _instrumentor(path)
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(**kwargs)
+        done.append(name)
+    return done
+
+
+def uninstrument_all() -> None:
+    for module, path in FRAMEWORKS.values():
+        if importlib.util.find_spec(module) is None:
+            continue
+        instrumentor = _instrumentor(path)
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
