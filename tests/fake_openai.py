@@ -24,9 +24,10 @@ import contextlib
 import itertools
 import json
 import socket
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -49,10 +50,11 @@ CHAT_PATH = "/v1/chat/completions"
 
 @dataclass
 class ToolCall:
-    """A function call the fake model makes. ``arguments`` is sent JSON-encoded, like the API."""
+    """A function call the fake model makes. ``arguments`` is sent JSON-encoded, like the API;
+    a ``str`` is sent verbatim, to test how callers cope with malformed arguments."""
 
     name: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] | str
     call_id: str | None = None  # generated "call_<n>" if None
 
 
@@ -222,8 +224,11 @@ class _Server(ThreadingHTTPServer):
     fake: FakeOpenAI
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that hang up mid-response are normal in tests; do not spam stderr.
-        pass
+        # Clients hanging up (and close() shutting sockets down) are normal in tests: stay
+        # quiet about transport errors, but keep tracebacks of real bugs in the fake visible.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -281,13 +286,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(reply.status, reply.error_message, "server_error")
             return
         builder = _ResponsesBuilder if request.api == "responses" else _ChatBuilder
-        built = builder(fake, request, reply)
         try:
-            if request.stream:
-                self._send_sse(built.events())
+            # Build everything before the first byte so a bad Reply (say, arguments that are
+            # not JSON-serialisable) becomes a readable 500 instead of a dropped connection.
+            built = builder(fake, request, reply)
+            events = list(built.events()) if request.stream else None
+            payload = None if request.stream else built.body()
+        except Exception as exc:
+            self._send_error(500, f"FakeOpenAI could not build the reply: {exc!r}", "server_error")
+            return
+        try:
+            if events is not None:
+                self._send_sse(events)
             else:
-                self._send_json(200, built.body())
-        except (BrokenPipeError, ConnectionResetError):
+                assert payload is not None
+                self._send_json(200, payload)
+        except OSError:  # the client hung up; nothing left to answer
             self.close_connection = True
 
     def _drain_body(self) -> bytes:
@@ -307,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
         self._send_json(status, payload)
 
-    def _send_sse(self, events: Iterator[bytes]) -> None:
+    def _send_sse(self, events: Iterable[bytes]) -> None:
         # Chunked encoding: the zero-length chunk tells the client the stream ended while the
         # connection stays open for reuse.
         self.send_response(200)
@@ -337,7 +351,11 @@ class _Builder:
         self.created = int(time.time())
         self.model = reply.model or f"{request.body.get('model') or 'gpt-4o'}-2025-01-01"
         self.calls = [
-            (call, call.call_id or fake._next_id("call_"), json.dumps(call.arguments))
+            (
+                call,
+                call.call_id or fake._next_id("call_"),
+                call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments),
+            )
             for call in reply.tool_calls
         ]
 

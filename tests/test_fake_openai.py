@@ -178,6 +178,80 @@ async def test_error_status_raises(fake_openai: FakeOpenAI, model_class: type, s
     assert len(fake_openai.requests) == 1  # max_retries=0: exactly one attempt
 
 
+async def test_request_id_header_reaches_the_sdk(fake_openai: FakeOpenAI):
+    fake_openai.script([Reply(text="a"), Reply(text="b")])
+    request_ids = []
+    for model_class in MODEL_CLASSES:
+        agent = make_agent(fake_openai, model_class, name="ids")
+        result = await run_agent(agent, "hi", stream=False)
+        request_ids.append(result.raw_responses[0].request_id)
+    assert request_ids == ["req_1", "req_2"]
+    assert [r.path for r in fake_openai.requests] == ["/v1/responses", "/v1/chat/completions"]
+
+
+async def test_unbuildable_reply_answers_500_instead_of_hanging(fake_openai: FakeOpenAI):
+    fake_openai.script([Reply(tool_calls=[ToolCall("f", {"x": object()})])])
+    with pytest.raises(openai.InternalServerError, match="could not build the reply"):
+        await fake_openai.client().responses.create(model="gpt-4o", input="hi", stream=True)
+
+
+async def test_string_arguments_are_sent_verbatim(fake_openai: FakeOpenAI):
+    fake_openai.script([Reply(tool_calls=[ToolCall("f", "{not json", call_id="c")])])
+    completion = await fake_openai.client().chat.completions.create(model="gpt-4o", messages=[])
+    tool_call = (completion.choices[0].message.tool_calls or [])[0]
+    assert tool_call.type == "function"
+    assert tool_call.function.arguments == "{not json"
+
+
+def test_request_helpers_read_both_apis_content_shapes():
+    responses = Request(
+        path="/v1/responses",
+        headers={},
+        body={
+            "model": "m",
+            "stream": True,
+            "instructions": "sys",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "first"}]},
+                {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "out1"},
+                {
+                    "type": "function_call_output",
+                    "call_id": "c2",
+                    "output": [{"type": "input_text", "text": "out2"}],
+                },
+                {"type": "message", "role": "user", "content": "second"},
+                {"role": "assistant", "content": "not me"},
+            ],
+        },
+    )
+    assert responses.api == "responses"
+    assert responses.stream is True
+    assert responses.instructions == "sys"
+    assert responses.tool_outputs == ["out1", "out2"]
+    assert responses.user_text == "second"
+    assert Request("/v1/responses", {"input": "plain"}, {}).user_text == "plain"
+
+    chat = Request(
+        path="/v1/chat/completions",
+        headers={},
+        body={
+            "messages": [
+                {"role": "developer", "content": [{"type": "text", "text": "dev prompt"}]},
+                {"role": "user", "content": "question"},
+                {"role": "assistant", "tool_calls": [{"id": "c1"}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "answer"},
+            ]
+        },
+    )
+    assert chat.api == "chat"
+    assert chat.stream is False
+    assert chat.instructions == "dev prompt"
+    assert chat.tool_outputs == ["answer"]
+    assert chat.user_text == "question"
+    assert Request("/v1/chat/completions", {"messages": []}, {}).instructions is None
+
+
 async def test_rate_limit_status_maps_to_openai_exception(fake_openai: FakeOpenAI):
     fake_openai.script([Reply(status=429, error_message="slow down")])
     with pytest.raises(openai.RateLimitError):
