@@ -1,0 +1,263 @@
+"""The trace store: writing batches of spans and the query API, over any DB-API connection.
+
+The SQLite and PostgreSQL stores differ only in how they connect, lock and bulk-insert; the
+queries and the aggregate upkeep live here once, so both databases answer alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from agentel.store import query
+from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
+from agentel.store.pricing import price_table
+from agentel.store.query import SpanFilter, TraceFilter, When
+from agentel.store.rows import SPAN_COLUMNS, RowBuilder
+from agentel.store.schema import Dialect
+
+SPAN_INSERT = (
+    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in SPAN_COLUMNS)}) "
+    "ON CONFLICT (trace_id, span_id) DO NOTHING"
+)
+METADATA_INSERT = (
+    "INSERT INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value"
+)
+
+
+class TraceStore(ABC):
+    """Stored traces: ``write_spans`` from the exporter, ``get_*``/``stats``/``prune`` for you.
+
+    A store is safe to share between threads. Open one with :func:`agentel.store.open_store`.
+    """
+
+    dialect: Dialect
+    url: str
+
+    def __init__(self) -> None:
+        self._rows = RowBuilder(price_table())
+
+    # --- what each database provides ---------------------------------------------------------
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read (``?`` placeholders) and return all rows."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction; yields a cursor, commits on success, rolls back on error."""
+
+    @abstractmethod
+    def _lock_traces(self, cursor: Any, trace_ids: Sequence[str]) -> None:
+        """Serialise writers of the same traces until the transaction ends."""
+
+    @abstractmethod
+    def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert span rows, ignoring ones already stored."""
+
+    @property
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def write_spans(self, spans: Sequence[ReadableSpan]) -> None:
+        """Store a batch of finished spans in one transaction and update their traces."""
+        if not spans:
+            return
+        rows, metadata = self._rows.rows(spans)
+        trace_ids = sorted({row[0] for row in rows})
+        refresh, refresh_params = query.refresh_traces_sql(len(trace_ids))
+        with self._transaction() as cursor:
+            self._lock_traces(cursor, trace_ids)
+            self._insert_spans(cursor, rows)
+            if metadata:
+                cursor.executemany(self.dialect.sql(METADATA_INSERT), metadata)
+            cursor.execute(self.dialect.sql(refresh), [*refresh_params, *trace_ids])
+
+    def prune(self, older_than: When) -> int:
+        """Delete traces that started before ``older_than``; return how many were deleted."""
+        cutoff = query.to_ns(older_than)
+        old = "SELECT trace_id FROM traces WHERE start_ns < ?"
+        with self._transaction() as cursor:
+            cursor.execute(self.dialect.sql(f"SELECT COUNT(*) FROM ({old}) AS o"), (cutoff,))
+            count = int(cursor.fetchone()[0])
+            for table in ("spans", "trace_metadata"):
+                cursor.execute(
+                    self.dialect.sql(f"DELETE FROM {table} WHERE trace_id IN ({old})"), (cutoff,)
+                )
+            cursor.execute(self.dialect.sql("DELETE FROM traces WHERE start_ns < ?"), (cutoff,))
+        return count
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get_traces(
+        self,
+        *,
+        since: When | None = None,
+        until: When | None = None,
+        status: str | None = None,
+        workflow: str | None = None,
+        agent: str | None = None,
+        model: str | None = None,
+        tool: str | None = None,
+        conversation_id: str | None = None,
+        min_duration_ms: float | None = None,
+        max_duration_ms: float | None = None,
+        min_tokens: int | None = None,
+        min_cost: float | None = None,
+        metadata: tuple[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TraceSummary]:
+        """Traces matching every given filter, newest first.
+
+        ``status`` is ``ok`` or ``error`` (a trace with any failed span); ``agent``, ``model``
+        and ``tool`` match any span of the trace; ``metadata`` is a (key, value) pair of the
+        workflow's metadata; durations are in milliseconds, cost in USD.
+        """
+        where, params = TraceFilter(
+            since=since,
+            until=until,
+            status=status,
+            workflow=workflow,
+            agent=agent,
+            model=model,
+            tool=tool,
+            conversation_id=conversation_id,
+            min_duration_ms=min_duration_ms,
+            max_duration_ms=max_duration_ms,
+            min_tokens=min_tokens,
+            min_cost=min_cost,
+            metadata=metadata,
+        ).where()
+        rows = self._read(query.traces_sql(where), [*params, limit, offset])
+        return self._with_metadata(rows)
+
+    def traces_updated_since(self, updated_ns: int, limit: int = 100) -> list[TraceSummary]:
+        """Finished traces written or changed after ``updated_ns``, oldest change first."""
+        columns = ", ".join(f"t.{c}" for c in TRACE_COLUMNS)
+        rows = self._read(
+            f"SELECT {columns} FROM traces t WHERE t.updated_ns > ? "
+            "AND t.root_span_id IS NOT NULL ORDER BY t.updated_ns LIMIT ?",
+            (updated_ns, limit),
+        )
+        return self._with_metadata(rows)
+
+    def _with_metadata(self, rows: Sequence[Sequence[Any]]) -> list[TraceSummary]:
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        found: dict[str, dict[str, str]] = {trace_id: {} for trace_id in ids}
+        marks = ", ".join("?" for _ in ids)
+        for trace_id, key, value in self._read(
+            f"SELECT trace_id, key, value FROM trace_metadata WHERE trace_id IN ({marks})", ids
+        ):
+            found[trace_id][key] = value
+        return [TraceSummary.from_row(row, found[row[0]]) for row in rows]
+
+    def resolve_trace_id(self, prefix: str) -> str | None:
+        """The full id of the one trace whose id starts with ``prefix`` (case-insensitive)."""
+        prefix = prefix.strip().lower()
+        rows = self._read(
+            "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? "
+            "ORDER BY trace_id LIMIT 2",
+            (prefix, prefix + "g"),
+        )
+        return rows[0][0] if len(rows) == 1 else None
+
+    def latest_trace_id(self) -> str | None:
+        rows = self._read("SELECT trace_id FROM traces ORDER BY start_ns DESC LIMIT 1")
+        return rows[0][0] if rows else None
+
+    def get_trace(self, trace_id: str) -> TraceTree | None:
+        """One trace with its spans as a tree, or None if no trace has that id.
+
+        A unique prefix of the id is enough, as in ``agentel show 4bf92f``.
+        """
+        full_id = self.resolve_trace_id(trace_id)
+        if full_id is None:
+            return None
+        summaries = self._with_metadata(
+            self._read(
+                f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?",
+                (full_id,),
+            )
+        )
+        spans = [
+            SpanRecord.from_row(row)
+            for row in self._read(
+                f"{query.SPAN_SELECT} WHERE trace_id = ? ORDER BY start_ns, span_id", (full_id,)
+            )
+        ]
+        return TraceTree(summaries[0], _nest(spans), spans)
+
+    def get_spans(
+        self,
+        *,
+        trace_id: str | None = None,
+        operation: str | None = None,
+        agent: str | None = None,
+        model: str | None = None,
+        tool: str | None = None,
+        status: str | None = None,
+        since: When | None = None,
+        until: When | None = None,
+        min_duration_ms: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[SpanRecord]:
+        """Spans matching every given filter, newest first (status: OK, ERROR or UNSET)."""
+        where, params = SpanFilter(
+            trace_id=trace_id,
+            operation=operation,
+            agent=agent,
+            model=model,
+            tool=tool,
+            status=status,
+            since=since,
+            until=until,
+            min_duration_ms=min_duration_ms,
+        ).where()
+        rows = self._read(query.spans_sql(where), [*params, limit, offset])
+        return [SpanRecord.from_row(row) for row in rows]
+
+    def stats(self, group_by: query.GroupBy = "agent", since: When | None = None) -> list[StatsRow]:
+        """Runs, errors, p50/p95 latency, tokens and cost per agent, model, tool,
+        conversation or workflow, for runs that started after ``since``."""
+        reads = query.stats_queries(group_by, query.to_ns(since))
+        results = [self._read(sql, params) for sql, params in reads]
+        return query.aggregate_stats(results[0], results[1] if len(results) > 1 else ())
+
+    def counts(self) -> tuple[int, int]:
+        """(traces, spans) stored."""
+        traces = self._read("SELECT COUNT(*) FROM traces")[0][0]
+        spans = self._read("SELECT COUNT(*) FROM spans")[0][0]
+        return int(traces), int(spans)
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _nest(spans: list[SpanRecord]) -> list[SpanRecord]:
+    """Attach each span to its parent; spans whose parent is not stored become roots."""
+    by_id = {span.span_id: span for span in spans}
+    roots = []
+    for span in spans:
+        parent = by_id.get(span.parent_span_id) if span.parent_span_id else None
+        (parent.children if parent is not None else roots).append(span)
+    return roots

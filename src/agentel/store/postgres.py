@@ -1,0 +1,163 @@
+"""The shared store: PostgreSQL, for several processes or hosts writing the same traces.
+
+Spans go in with ``COPY`` into a per-connection staging table, then one
+``INSERT .. ON CONFLICT DO NOTHING`` into ``spans``, so re-sent spans are ignored. Writers of
+the same trace take a transaction-scoped advisory lock on it first, in a fixed order, so the
+trace's aggregates are recomputed by one writer at a time and always see every span that
+has been committed. A lost connection is dropped and opened again on the next call.
+
+A ``schema=NAME`` query parameter in the URL keeps agentel's tables in their own schema of
+the application's database (created if missing).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from agentel.settings import ENV_DB, SettingError
+from agentel.store import schema
+from agentel.store.base import TraceStore
+from agentel.store.rows import SPAN_COLUMNS
+
+try:
+    import psycopg
+    from psycopg import sql as pgsql
+except ImportError:  # pragma: no cover - exercised only without the extra installed
+    psycopg = None  # type: ignore[assignment]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_STAGING = "agentel_spans_batch"
+_MIGRATION_LOCK = 0x6167656E74656C  # "agentel": one lock id for schema upgrades
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def split_schema(url: str) -> tuple[str, str | None]:
+    """Take our ``schema=`` parameter out of the URL; libpq would reject it."""
+    parts = urlsplit(url)
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    names = [value for key, value in params if key == "schema"]
+    rest = [(key, value) for key, value in params if key != "schema"]
+    if names and not _IDENTIFIER.match(names[-1]):
+        raise SettingError(
+            f"{ENV_DB}: schema={names[-1]!r} is not a plain SQL name "
+            "(letters, digits and _, not starting with a digit)"
+        )
+    return urlunsplit(parts._replace(query=urlencode(rest))), (names[-1] if names else None)
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresStore(TraceStore):
+    """A trace store in a PostgreSQL database (``postgresql://user@host/db[?schema=x]``)."""
+
+    dialect = schema.POSTGRES
+
+    def __init__(self, url: str):
+        if psycopg is None:
+            raise SettingError(
+                f"{ENV_DB}={_redact(url)} needs the PostgreSQL driver: "
+                "pip install 'agentel[postgres]'"
+            )
+        super().__init__()
+        self.url = _redact(url)
+        self._conninfo, self.schema = split_schema(url)
+        self._lock = threading.RLock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._version = 0
+        self._connection()
+
+    # --- connection --------------------------------------------------------------------------
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        conn = psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        )
+        try:
+            if self.schema:
+                name = pgsql.Identifier(self.schema)
+                conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+                conn.execute(pgsql.SQL("SET search_path TO {}").format(name))
+            self._version = self._migrate(conn)
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE spans) ON COMMIT DELETE ROWS"
+            )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> int:
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.VERSION_TABLE,))
+            exists = bool(cursor.fetchone()[0])
+            current = schema.read_version(cursor, self.dialect, exists)
+            if current == schema.SCHEMA_VERSION:
+                return current
+            return schema.upgrade(cursor, self.dialect, current)
+
+    @contextmanager
+    def _using(self) -> Iterator[psycopg.Connection[Any]]:
+        """The live connection; dropped on a connection error so the next call reconnects."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                conn.close()
+                self._conn = None
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- TraceStore --------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+        with self._using() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield cursor
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._using() as conn, conn.cursor() as cursor:
+            cursor.execute(self.dialect.sql(sql), params)
+            return cursor.fetchall()
+
+    def _lock_traces(self, cursor: Any, trace_ids: Sequence[str]) -> None:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM "
+            "(SELECT DISTINCT hashtextextended(id, 0) AS h FROM unnest(%s::text[]) AS id "
+            "ORDER BY 1) AS locks",
+            (list(trace_ids),),
+        )
+
+    def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        columns = ", ".join(SPAN_COLUMNS)
+        with cursor.copy(f"COPY {_STAGING} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO spans ({columns}) SELECT {columns} FROM {_STAGING} "
+            "ON CONFLICT (trace_id, span_id) DO NOTHING"
+        )

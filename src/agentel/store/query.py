@@ -1,0 +1,296 @@
+"""The SQL behind the query API, written once for both databases.
+
+Statements use ``?`` placeholders (see :meth:`Dialect.sql`) and every value a caller gives
+travels as a parameter, never inside the text. Trace filters on span properties (agent,
+model, tool) and on metadata are correlated ``EXISTS`` lookups on indexed columns, so a
+newest-first page stops as soon as it has enough rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from agentel import semconv
+from agentel.store.model import SPAN_RECORD_COLUMNS, TRACE_COLUMNS, StatsRow
+
+When = datetime | timedelta | int
+"""A point in time: a datetime, a duration back from now, or nanoseconds since the epoch."""
+
+GroupBy = Literal["agent", "model", "tool", "conversation", "workflow"]
+GROUP_BY_CHOICES: tuple[str, ...] = ("agent", "model", "tool", "conversation", "workflow")
+
+
+def to_ns(when: When | None, now_ns: int | None = None) -> int | None:
+    if when is None:
+        return None
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            when = when.astimezone()
+        return int(when.timestamp() * 1e9)
+    if isinstance(when, timedelta):
+        now = time.time_ns() if now_ns is None else now_ns
+        return now - int(when.total_seconds() * 1e9)
+    return int(when)
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """Every way to narrow the trace list; a field left None does not filter."""
+
+    since: When | None = None
+    until: When | None = None
+    status: str | None = None
+    workflow: str | None = None
+    agent: str | None = None
+    model: str | None = None
+    tool: str | None = None
+    conversation_id: str | None = None
+    min_duration_ms: float | None = None
+    max_duration_ms: float | None = None
+    min_tokens: int | None = None
+    min_cost: float | None = None
+    metadata: tuple[str, str] | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(clause: str, *values: Any) -> None:
+            clauses.append(clause)
+            params.extend(values)
+
+        if self.since is not None:
+            add("t.start_ns >= ?", to_ns(self.since))
+        if self.until is not None:
+            add("t.start_ns < ?", to_ns(self.until))
+        if self.status is not None:
+            add("t.status = ?", self.status.lower())
+        if self.workflow is not None:
+            add("t.workflow = ?", self.workflow)
+        if self.conversation_id is not None:
+            add("t.conversation_id = ?", self.conversation_id)
+        if self.min_duration_ms is not None:
+            add("t.duration_ms >= ?", self.min_duration_ms)
+        if self.max_duration_ms is not None:
+            add("t.duration_ms <= ?", self.max_duration_ms)
+        if self.min_tokens is not None:
+            add("t.total_tokens >= ?", self.min_tokens)
+        if self.min_cost is not None:
+            add("t.cost_usd >= ?", self.min_cost)
+        for column, value in (("agent", self.agent), ("model", self.model), ("tool", self.tool)):
+            if value is not None:
+                add(
+                    "EXISTS (SELECT 1 FROM spans s "
+                    f"WHERE s.trace_id = t.trace_id AND s.{column} = ?)",
+                    value,
+                )
+        if self.metadata is not None:
+            add(
+                "EXISTS (SELECT 1 FROM trace_metadata m "
+                "WHERE m.trace_id = t.trace_id AND m.key = ? AND m.value = ?)",
+                *self.metadata,
+            )
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def traces_sql(where: str) -> str:
+    columns = ", ".join(f"t.{c}" for c in TRACE_COLUMNS)
+    return (
+        f"SELECT {columns} FROM traces t{where} "
+        "ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?"
+    )
+
+
+@dataclass(frozen=True)
+class SpanFilter:
+    """Ways to narrow a span search; a field left None does not filter."""
+
+    trace_id: str | None = None
+    operation: str | None = None
+    agent: str | None = None
+    model: str | None = None
+    tool: str | None = None
+    status: str | None = None
+    since: When | None = None
+    until: When | None = None
+    min_duration_ms: float | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        pairs = [
+            ("trace_id = ?", self.trace_id),
+            ("operation = ?", self.operation),
+            ("agent = ?", self.agent),
+            ("model = ?", self.model),
+            ("tool = ?", self.tool),
+            ("status = ?", None if self.status is None else self.status.upper()),
+            ("start_ns >= ?", to_ns(self.since)),
+            ("start_ns < ?", to_ns(self.until)),
+            ("duration_ms >= ?", self.min_duration_ms),
+        ]
+        used = [(clause, value) for clause, value in pairs if value is not None]
+        where = " AND ".join(clause for clause, _ in used)
+        return (" WHERE " + where) if where else "", [value for _, value in used]
+
+
+SPAN_SELECT = f"SELECT {', '.join(SPAN_RECORD_COLUMNS)} FROM spans"
+
+
+def spans_sql(where: str) -> str:
+    return f"{SPAN_SELECT}{where} ORDER BY start_ns DESC, span_id LIMIT ? OFFSET ?"
+
+
+def refresh_traces_sql(trace_count: int) -> tuple[str, list[Any]]:
+    """Recompute the ``traces`` rows of some traces from all of their stored spans.
+
+    Recomputing from the spans (rather than adding a batch's numbers to the row) is what makes
+    re-export harmless and keeps a trace right when its spans come in several batches or from
+    several processes. Token and cost totals count model-call spans only, because workflow and
+    agent spans carry sums of the same usage.
+    """
+    ids = ", ".join("?" for _ in range(trace_count))
+    chat, agent = semconv.OP_CHAT, semconv.OP_INVOKE_AGENT
+    sql = f"""
+INSERT INTO traces (trace_id, root_span_id, name, workflow, status, start_ns, end_ns,
+    duration_ms, conversation_id, root_agent, span_count, error_count, input_tokens,
+    output_tokens, total_tokens, cost_usd, service, updated_ns)
+SELECT s.trace_id,
+    MAX(CASE WHEN s.is_root = 1 THEN s.span_id END),
+    COALESCE(MAX(CASE WHEN s.is_root = 1 THEN s.name END), MIN(s.name)),
+    COALESCE(MAX(CASE WHEN s.is_root = 1 THEN s.workflow END), MAX(s.workflow)),
+    CASE WHEN SUM(CASE WHEN s.status = ? THEN 1 ELSE 0 END) > 0 THEN ? ELSE ? END,
+    MIN(s.start_ns), MAX(s.end_ns), (MAX(s.end_ns) - MIN(s.start_ns)) / 1000000.0,
+    MAX(s.conversation_id),
+    (SELECT a.agent FROM spans a WHERE a.trace_id = s.trace_id AND a.operation = ?
+        ORDER BY a.start_ns LIMIT 1),
+    COUNT(*),
+    SUM(CASE WHEN s.status = ? THEN 1 ELSE 0 END),
+    COALESCE(SUM(CASE WHEN s.operation = ? THEN s.input_tokens END), 0),
+    COALESCE(SUM(CASE WHEN s.operation = ? THEN s.output_tokens END), 0),
+    COALESCE(SUM(CASE WHEN s.operation = ? THEN s.input_tokens END), 0)
+        + COALESCE(SUM(CASE WHEN s.operation = ? THEN s.output_tokens END), 0),
+    CASE WHEN SUM(CASE WHEN s.operation = ? AND s.cost_usd IS NULL THEN 1 ELSE 0 END) > 0
+        THEN NULL ELSE COALESCE(SUM(CASE WHEN s.operation = ? THEN s.cost_usd END), 0) END,
+    MAX(s.service),
+    ?
+FROM spans s
+WHERE s.trace_id IN ({ids})
+GROUP BY s.trace_id
+ON CONFLICT (trace_id) DO UPDATE SET
+    root_span_id = excluded.root_span_id, name = excluded.name,
+    workflow = excluded.workflow, status = excluded.status, start_ns = excluded.start_ns,
+    end_ns = excluded.end_ns, duration_ms = excluded.duration_ms,
+    conversation_id = excluded.conversation_id, root_agent = excluded.root_agent,
+    span_count = excluded.span_count, error_count = excluded.error_count,
+    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+    total_tokens = excluded.total_tokens, cost_usd = excluded.cost_usd,
+    service = excluded.service, updated_ns = excluded.updated_ns
+"""
+    params: list[Any] = ["ERROR", "error", "ok", agent, "ERROR"]
+    params += [chat] * 6 + [time.time_ns()]
+    return sql, params
+
+
+# --- stats -----------------------------------------------------------------------------------
+
+_SPAN_GROUPS = {
+    "agent": ("agent", semconv.OP_INVOKE_AGENT),
+    "model": ("model", semconv.OP_CHAT),
+    "tool": ("tool", semconv.OP_EXECUTE_TOOL),
+}
+_TRACE_GROUPS = {"conversation": "conversation_id", "workflow": "workflow"}
+
+
+def stats_queries(group_by: str, since_ns: int | None) -> list[tuple[str, list[Any]]]:
+    """The one or two reads whose rows :func:`aggregate_stats` turns into stats.
+
+    Each returns (key, duration_ms, is_error, input_tokens, output_tokens, cost_usd, priced)
+    per run; for agents a second read gives the model calls made directly by each agent
+    span, since agent spans carry tokens but no model to price them by.
+    """
+    since = "" if since_ns is None else " AND {alias}start_ns >= ?"
+    since_params = [] if since_ns is None else [since_ns]
+    if group_by in _TRACE_GROUPS:
+        column = _TRACE_GROUPS[group_by]
+        sql = (
+            f"SELECT {column}, duration_ms, CASE WHEN status = ? THEN 1 ELSE 0 END, "
+            "input_tokens, output_tokens, cost_usd, CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END "
+            f"FROM traces WHERE {column} IS NOT NULL{since.format(alias='')}"
+        )
+        return [(sql, ["error", *since_params])]
+    if group_by not in _SPAN_GROUPS:
+        choices = ", ".join(GROUP_BY_CHOICES)
+        raise ValueError(f"group_by={group_by!r} is not one of {choices}")
+    column, operation = _SPAN_GROUPS[group_by]
+    own_usage = group_by == "model"
+    runs = (
+        f"SELECT {column}, duration_ms, CASE WHEN status = ? THEN 1 ELSE 0 END, "
+        + ("input_tokens, output_tokens, cost_usd, " if own_usage else "0, 0, NULL, ")
+        + ("CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END " if own_usage else "1 ")
+        + f"FROM spans WHERE operation = ? AND {column} IS NOT NULL{since.format(alias='')}"
+    )
+    queries = [(runs, ["ERROR", operation, *since_params])]
+    if group_by == "agent":
+        calls = (
+            "SELECT a.agent, c.input_tokens, c.output_tokens, c.cost_usd FROM spans c "
+            "JOIN spans a ON a.trace_id = c.trace_id AND a.span_id = c.parent_span_id "
+            "WHERE c.operation = ? AND a.operation = ? AND a.agent IS NOT NULL"
+            f"{since.format(alias='a.')}"
+        )
+        queries.append((calls, [semconv.OP_CHAT, operation, *since_params]))
+    return queries
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile of already sorted values."""
+    if not ordered:
+        return 0.0
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def aggregate_stats(
+    runs: Iterable[Sequence[Any]], calls: Iterable[Sequence[Any]] = ()
+) -> list[StatsRow]:
+    """Group per-run rows by key; busiest first."""
+    durations: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    tokens: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    cost: dict[str, float | None] = defaultdict(float)
+
+    def add_usage(key: str, input_t: Any, output_t: Any, usd: Any, priced: bool) -> None:
+        tokens[key][0] += input_t or 0
+        tokens[key][1] += output_t or 0
+        known = cost[key]
+        cost[key] = None if known is None or not priced else known + (usd or 0.0)
+
+    for key, duration, is_error, input_t, output_t, usd, priced in runs:
+        durations[key].append(duration)
+        errors[key] += is_error
+        add_usage(key, input_t, output_t, usd, bool(priced))
+    for key, input_t, output_t, usd in calls:
+        if key in durations:
+            add_usage(key, input_t, output_t, usd, usd is not None)
+    result = []
+    for key, values in durations.items():
+        values.sort()
+        result.append(
+            StatsRow(
+                key=str(key),
+                runs=len(values),
+                errors=errors[key],
+                p50_ms=percentile(values, 0.50),
+                p95_ms=percentile(values, 0.95),
+                input_tokens=tokens[key][0],
+                output_tokens=tokens[key][1],
+                cost_usd=cost[key],
+            )
+        )
+    result.sort(key=lambda row: (-row.runs, row.key))
+    return result

@@ -1,0 +1,203 @@
+"""The store's tables, as a numbered list of migrations shared by SQLite and PostgreSQL.
+
+A database records the last migration it has had in ``agentel_schema_version``. Opening an
+older database applies the missing migrations in one transaction, so a store written by an
+earlier agentel keeps working; opening a newer one stops with :class:`SchemaTooNewError`
+instead of guessing at columns it does not know. Column types are written once, with the
+few words that differ between the two dialects filled in from :data:`TYPES`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agentel import semconv
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer agentel than this one."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the two databases in the statements we write."""
+
+    name: str
+    placeholder: str
+    types: dict[str, str]
+
+    def sql(self, statement: str) -> str:
+        """Turn a statement written with ``?`` placeholders into this dialect's form.
+
+        Statements here never contain a literal ``?`` or ``%``: every value is a parameter.
+        """
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+
+SQLITE = Dialect(
+    "sqlite", "?", {"int": "INTEGER", "real": "REAL", "json": "TEXT", "bool": "INTEGER"}
+)
+POSTGRES = Dialect(
+    "postgres",
+    "%s",
+    {"int": "BIGINT", "real": "DOUBLE PRECISION", "json": "JSONB", "bool": "SMALLINT"},
+)
+
+VERSION_TABLE = "agentel_schema_version"
+
+# Migration 1: traces and spans, with an index for each trace filter.
+_V1_TABLES = """
+CREATE TABLE spans (
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    is_root {bool} NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_message TEXT,
+    start_ns {int} NOT NULL,
+    end_ns {int} NOT NULL,
+    duration_ms {real} NOT NULL,
+    operation TEXT,
+    workflow TEXT,
+    agent TEXT,
+    model TEXT,
+    response_model TEXT,
+    tool TEXT,
+    conversation_id TEXT,
+    error_type TEXT,
+    input_tokens {int},
+    output_tokens {int},
+    cached_tokens {int},
+    cost_usd {real},
+    service TEXT,
+    scope TEXT,
+    attributes {json} NOT NULL,
+    events {json} NOT NULL,
+    resource {json} NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+);
+CREATE INDEX spans_agent ON spans (agent, trace_id) WHERE agent IS NOT NULL;
+CREATE INDEX spans_model ON spans (model, trace_id) WHERE model IS NOT NULL;
+CREATE INDEX spans_tool ON spans (tool, trace_id) WHERE tool IS NOT NULL;
+CREATE INDEX spans_operation ON spans (operation, start_ns) WHERE operation IS NOT NULL;
+CREATE TABLE traces (
+    trace_id TEXT PRIMARY KEY,
+    root_span_id TEXT,
+    name TEXT NOT NULL,
+    workflow TEXT,
+    status TEXT NOT NULL,
+    start_ns {int} NOT NULL,
+    end_ns {int} NOT NULL,
+    duration_ms {real} NOT NULL,
+    conversation_id TEXT,
+    root_agent TEXT,
+    span_count {int} NOT NULL,
+    error_count {int} NOT NULL,
+    input_tokens {int} NOT NULL,
+    output_tokens {int} NOT NULL,
+    total_tokens {int} NOT NULL,
+    cost_usd {real},
+    service TEXT,
+    updated_ns {int} NOT NULL
+);
+CREATE INDEX traces_start ON traces (start_ns);
+CREATE INDEX traces_status ON traces (status, start_ns);
+CREATE INDEX traces_workflow ON traces (workflow, start_ns);
+CREATE INDEX traces_conversation ON traces (conversation_id, start_ns);
+CREATE INDEX traces_duration ON traces (duration_ms);
+CREATE INDEX traces_tokens ON traces (total_tokens);
+CREATE INDEX traces_cost ON traces (cost_usd);
+CREATE INDEX traces_updated ON traces (updated_ns);
+"""
+
+# Migration 2: trace metadata (``agentel.metadata.<key>``) as rows, for the key = value filter.
+_V2_TABLES = """
+CREATE TABLE trace_metadata (
+    trace_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (trace_id, key)
+);
+CREATE INDEX trace_metadata_key_value ON trace_metadata (key, value, trace_id);
+"""
+
+
+def _statements(script: str, dialect: Dialect) -> list[str]:
+    text = script.format(**dialect.types)
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def _v1(cursor: Any, dialect: Dialect) -> None:
+    for statement in _statements(_V1_TABLES, dialect):
+        cursor.execute(statement)
+
+
+def _v2(cursor: Any, dialect: Dialect) -> None:
+    """Create the metadata table and fill it from the spans already stored."""
+    for statement in _statements(_V2_TABLES, dialect):
+        cursor.execute(statement)
+    cursor.execute(
+        dialect.sql("SELECT trace_id, attributes FROM spans WHERE operation = ? OR is_root = 1"),
+        (semconv.OP_INVOKE_WORKFLOW,),
+    )
+    rows = [
+        (trace_id, key, value)
+        for trace_id, attributes in cursor.fetchall()
+        for key, value in metadata_items(_as_dict(attributes))
+    ]
+    if rows:
+        cursor.executemany(
+            dialect.sql(
+                "INSERT INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (trace_id, key) DO NOTHING"
+            ),
+            rows,
+        )
+
+
+def _as_dict(attributes: str | dict[str, Any]) -> dict[str, Any]:
+    return attributes if isinstance(attributes, dict) else json.loads(attributes)
+
+
+def metadata_items(attributes: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``agentel.metadata.<key>`` entries of a span's attributes, as (key, text)."""
+    prefix = semconv.AGENTEL_METADATA_PREFIX
+    return [
+        (name[len(prefix) :], value if isinstance(value, str) else json.dumps(value))
+        for name, value in attributes.items()
+        if name.startswith(prefix)
+    ]
+
+
+# The migrations, in order; a database at version N has had the first N of them.
+MIGRATIONS: tuple[Callable[[Any, Dialect], None], ...] = (_v1, _v2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def read_version(cursor: Any, dialect: Dialect, table_exists: bool) -> int:
+    """The schema version recorded in the database, 0 for a database without our tables."""
+    if not table_exists:
+        return 0
+    cursor.execute(f"SELECT MAX(version) FROM {VERSION_TABLE}")
+    row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def upgrade(cursor: Any, dialect: Dialect, current: int, target: int = SCHEMA_VERSION) -> int:
+    """Apply migrations ``current+1 .. target`` on ``cursor``; the caller owns the transaction."""
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"this trace store has schema version {current}, but this agentel knows versions "
+            f"up to {SCHEMA_VERSION}; upgrade agentel (pip install -U agentel) to read it"
+        )
+    if current == 0:
+        cursor.execute(f"CREATE TABLE {VERSION_TABLE} (version {dialect.types['int']} NOT NULL)")
+    for version in range(current + 1, target + 1):
+        MIGRATIONS[version - 1](cursor, dialect)
+        cursor.execute(dialect.sql(f"INSERT INTO {VERSION_TABLE} (version) VALUES (?)"), (version,))
+    return max(current, target)
