@@ -25,6 +25,10 @@ SPAN_INSERT = (
     f"VALUES ({', '.join('?' for _ in SPAN_COLUMNS)}) "
     "ON CONFLICT (trace_id, span_id) DO NOTHING"
 )
+NAMES_INSERT = (
+    "INSERT INTO trace_names (kind, name, trace_id) VALUES (?, ?, ?) "
+    "ON CONFLICT (kind, name, trace_id) DO NOTHING"
+)
 METADATA_INSERT = (
     "INSERT INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?) "
     "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value"
@@ -76,14 +80,16 @@ class TraceStore(ABC):
         """Store a batch of finished spans in one transaction and update their traces."""
         if not spans:
             return
-        rows, metadata = self._rows.rows(spans)
-        trace_ids = sorted({row[0] for row in rows})
+        rows = self._rows.rows(spans)
+        trace_ids = sorted({row[0] for row in rows.spans})
         refresh, refresh_params = query.refresh_traces_sql(len(trace_ids))
         with self._transaction() as cursor:
             self._lock_traces(cursor, trace_ids)
-            self._insert_spans(cursor, rows)
-            if metadata:
-                cursor.executemany(self.dialect.sql(METADATA_INSERT), metadata)
+            self._insert_spans(cursor, rows.spans)
+            if rows.names:
+                cursor.executemany(self.dialect.sql(NAMES_INSERT), rows.names)
+            if rows.metadata:
+                cursor.executemany(self.dialect.sql(METADATA_INSERT), rows.metadata)
             cursor.execute(self.dialect.sql(refresh), [*refresh_params, *trace_ids])
 
     def prune(self, older_than: When) -> int:
@@ -93,7 +99,7 @@ class TraceStore(ABC):
         with self._transaction() as cursor:
             cursor.execute(self.dialect.sql(f"SELECT COUNT(*) FROM ({old}) AS o"), (cutoff,))
             count = int(cursor.fetchone()[0])
-            for table in ("spans", "trace_metadata"):
+            for table in ("spans", "trace_names", "trace_metadata"):
                 cursor.execute(
                     self.dialect.sql(f"DELETE FROM {table} WHERE trace_id IN ({old})"), (cutoff,)
                 )

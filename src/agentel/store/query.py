@@ -2,7 +2,7 @@
 
 Statements use ``?`` placeholders (see :meth:`Dialect.sql`) and every value a caller gives
 travels as a parameter, never inside the text. Trace filters on span properties (agent,
-model, tool) and on metadata are correlated ``EXISTS`` lookups on indexed columns, so a
+model, tool) and on metadata are correlated ``EXISTS`` lookups on primary keys, so a
 newest-first page stops as soon as it has enough rows.
 """
 
@@ -82,11 +82,12 @@ class TraceFilter:
             add("t.total_tokens >= ?", self.min_tokens)
         if self.min_cost is not None:
             add("t.cost_usd >= ?", self.min_cost)
-        for column, value in (("agent", self.agent), ("model", self.model), ("tool", self.tool)):
+        for kind, value in (("agent", self.agent), ("model", self.model), ("tool", self.tool)):
             if value is not None:
                 add(
-                    "EXISTS (SELECT 1 FROM spans s "
-                    f"WHERE s.trace_id = t.trace_id AND s.{column} = ?)",
+                    "EXISTS (SELECT 1 FROM trace_names n "
+                    "WHERE n.kind = ? AND n.name = ? AND n.trace_id = t.trace_id)",
+                    kind,
                     value,
                 )
         if self.metadata is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -111,10 +111,8 @@ class RowBuilder:
             resource_json,
         )
 
-    def rows(
-        self, spans: Sequence[ReadableSpan]
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, str, str]]]:
-        """The span rows, and (trace_id, key, value) for each trace metadata entry.
+    def rows(self, spans: Sequence[ReadableSpan]) -> Rows:
+        """The span rows, the trace metadata entries and the names each trace contains.
 
         Metadata is read from workflow and root spans only, where the instrumentation puts
         it, so the other spans cost no extra attribute scan.
@@ -126,4 +124,20 @@ class RowBuilder:
             if row[11] == semconv.OP_INVOKE_WORKFLOW or row[3]
             for key, value in metadata_items(dict(span.attributes or {}))
         ]
-        return rows, metadata
+        names = {
+            (kind, row[column], row[0])
+            for row in rows
+            for kind, column in _NAME_COLUMNS
+            if row[column] is not None
+        }
+        return Rows(rows, metadata, sorted(names))
+
+
+# (trace_names.kind, index of the column in a span row) for the agent, model and tool filters
+_NAME_COLUMNS = (("agent", 13), ("model", 14), ("tool", 16))
+
+
+class Rows(NamedTuple):
+    spans: list[tuple[Any, ...]]
+    metadata: list[tuple[str, str, str]]
+    names: list[tuple[str, str, str]]

@@ -38,17 +38,33 @@ class Dialect:
 
 
 SQLITE = Dialect(
-    "sqlite", "?", {"int": "INTEGER", "real": "REAL", "json": "TEXT", "bool": "INTEGER"}
+    "sqlite",
+    "?",
+    {
+        "int": "INTEGER",
+        "real": "REAL",
+        "json": "TEXT",
+        "bool": "INTEGER",
+        "without_rowid": " WITHOUT ROWID",
+    },
 )
 POSTGRES = Dialect(
     "postgres",
     "%s",
-    {"int": "BIGINT", "real": "DOUBLE PRECISION", "json": "JSONB", "bool": "SMALLINT"},
+    {
+        "int": "BIGINT",
+        "real": "DOUBLE PRECISION",
+        "json": "JSONB",
+        "bool": "SMALLINT",
+        "without_rowid": "",
+    },
 )
 
 VERSION_TABLE = "agentel_schema_version"
 
-# Migration 1: traces and spans, with an index for each trace filter.
+# Migration 1: traces and spans, with an index for each trace filter. The agent, model and
+# tool filters use ``trace_names``: one row per distinct name in a trace rather than an index
+# entry per span, which keeps writes fast.
 _V1_TABLES = """
 CREATE TABLE spans (
     trace_id TEXT NOT NULL,
@@ -81,10 +97,12 @@ CREATE TABLE spans (
     resource {json} NOT NULL,
     PRIMARY KEY (trace_id, span_id)
 );
-CREATE INDEX spans_agent ON spans (agent, trace_id) WHERE agent IS NOT NULL;
-CREATE INDEX spans_model ON spans (model, trace_id) WHERE model IS NOT NULL;
-CREATE INDEX spans_tool ON spans (tool, trace_id) WHERE tool IS NOT NULL;
-CREATE INDEX spans_operation ON spans (operation, start_ns) WHERE operation IS NOT NULL;
+CREATE TABLE trace_names (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    PRIMARY KEY (kind, name, trace_id)
+){without_rowid};
 CREATE TABLE traces (
     trace_id TEXT PRIMARY KEY,
     root_span_id TEXT,
