@@ -11,11 +11,23 @@ per connection, HTTP/1.1 keep-alive, ``Content-Length`` on JSON bodies and chunk
 encoding on SSE streams, so the client both sees the end of every stream and can reuse the
 connection afterwards.
 
-Typical use::
+Typical use, with the ``fake_openai`` fixture from ``conftest.py``::
 
-    fake.script([Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"})]),
-                 Reply(text="It is sunny.")])
-    model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake.client())
+    from fake_openai import FakeOpenAI, Reply, ToolCall, Usage
+
+    async def test_weather(fake_openai: FakeOpenAI) -> None:
+        fake_openai.script([
+            Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"})]),
+            Reply(text="It is sunny.", usage=Usage(input_tokens=20, cached_tokens=4)),
+        ])
+        model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+        ...
+        assert fake_openai.requests[1].tool_outputs == ["sunny"]
+
+Note for Chat Completions streaming: the Agents SDK only asks for usage
+(``stream_options.include_usage``) when talking to api.openai.com, so pass
+``ModelSettings(include_usage=True)`` to get token counts from streamed chat runs; the fake,
+like the real API, sends the usage chunk only when asked.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -613,6 +626,28 @@ class _ChatBuilder(_Builder):
         yield _sse("[DONE]")
 
 
+def _mark_closed(client: openai.AsyncOpenAI) -> None:
+    """Close ``client`` from synchronous code, whatever the state of the loop it ran on.
+
+    Why: an ``AsyncOpenAI`` that is garbage-collected while open schedules ``aclose()`` on
+    whatever event loop is running at that moment, typically a later test's; closing sockets
+    that belong to the earlier, closed loop then fails and asyncio logs "Task exception was
+    never retrieved ... Event loop is closed" in an unrelated test. The client cannot be
+    awaited here (its loop is usually gone), so the close coroutine is only stepped: httpx
+    marks the client closed before its first await, which is all ``__del__`` checks. The
+    sockets themselves are already shut down server side.
+    """
+    if client.is_closed():
+        return
+    coroutine = client.close()
+    try:
+        coroutine.send(None)
+    except BaseException:  # StopIteration when done; a dead loop's RuntimeError otherwise
+        pass
+    finally:
+        coroutine.close()
+
+
 class FakeOpenAI:
     """A running fake OpenAI server. Starts on construction; ``close()`` (or ``with``) stops it.
 
@@ -625,6 +660,7 @@ class FakeOpenAI:
         self._ids: dict[str, itertools.count[int]] = {}
         self._responder: Responder = _no_responder
         self._connections: set[socket.socket] = set()
+        self._clients: weakref.WeakSet[openai.AsyncOpenAI] = weakref.WeakSet()
         self._server = _Server((host, port), _Handler)
         self._server.fake = self
         bound_host, bound_port = self._server.server_address[:2]
@@ -668,7 +704,10 @@ class FakeOpenAI:
         kwargs.setdefault("api_key", "test-key")
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("max_retries", 0)
-        return openai.AsyncOpenAI(**kwargs)
+        client = openai.AsyncOpenAI(**kwargs)
+        with self._lock:
+            self._clients.add(client)
+        return client
 
     def close(self) -> None:
         """Stop serving and drop open connections so no handler thread outlives the fake."""
@@ -683,6 +722,10 @@ class FakeOpenAI:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            _mark_closed(client)
 
     # -- used by the handler -------------------------------------------------------------
 

@@ -555,6 +555,19 @@ def test_start_and_close_are_fast():
     assert (time.perf_counter() - started) / 10 < 0.05
 
 
+async def test_close_marks_clients_closed_so_gc_does_not_touch_a_dead_loop():
+    fake = FakeOpenAI()
+    fake.script([Reply(text="x")])
+    client = fake.client()
+    await client.responses.create(model="gpt-4o", input="hi")
+    assert not client.is_closed()
+    fake.close()
+    fake.close()  # idempotent
+    assert client.is_closed()
+    with pytest.raises(openai.APIConnectionError):
+        await fake.client().responses.create(model="gpt-4o", input="hi")
+
+
 def _echo(request: Request) -> Reply:
     return Reply(text=f"echo {request.user_text}", delay=0.02)
 
