@@ -116,11 +116,37 @@ TOKEN_TYPE_INPUT = "input"
 TOKEN_TYPE_OUTPUT = "output"
 
 DURATION_BUCKETS = (
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
 )
 AGENT_DURATION_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
 TOKEN_BUCKETS = (
-    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864,
 )
 
 # --- OpenInference dialect (added at export time, opt-in) ---------------------------------
@@ -134,3 +160,18 @@ OI_LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"
 OI_LLM_TOKEN_COUNT_COMPLETION = "llm.token_count.completion"
 OI_LLM_TOKEN_COUNT_TOTAL = "llm.token_count.total"
 OI_TOOL_NAME = "tool.name"
+
+# OpenInference names beyond the core set above, also written only by the export dialect.
+OI_INPUT_MIME_TYPE = "input.mime_type"
+OI_OUTPUT_MIME_TYPE = "output.mime_type"
+OI_AGENT_NAME = "agent.name"
+OI_METADATA = "metadata"
+OI_PROJECT_NAME = "openinference.project.name"
+OI_LLM_TOKEN_COUNT_PROMPT_CACHE_READ = "llm.token_count.prompt_details.cache_read"
+OI_LLM_TOKEN_COUNT_COMPLETION_REASONING = "llm.token_count.completion_details.reasoning"
+OI_MIME_JSON = "application/json"
+OI_KIND_CHAIN = "CHAIN"
+OI_KIND_AGENT = "AGENT"
+OI_KIND_LLM = "LLM"
+OI_KIND_TOOL = "TOOL"
+OI_KIND_GUARDRAIL = "GUARDRAIL"

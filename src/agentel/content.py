@@ -1,0 +1,120 @@
+"""Message content in the GenAI semconv JSON shapes, bounded in size.
+
+Content is the biggest thing a span can carry and the most sensitive, so everything that turns
+it into attribute strings lives here: the part shapes, base64 blob redaction (a multi-megabyte
+image must not end up in a trace by accident) and truncation that keeps the JSON valid, since
+backends parse these strings and drop what they cannot parse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+/-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
+# Short identifying fields are kept whole; every other string may be cut.
+_STRUCTURAL_KEYS = frozenset(
+    {"type", "role", "id", "name", "modality", "mime_type", "finish_reason"}
+)
+_MIN_TEXT_BUDGET = 16
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "content": text}
+
+
+def tool_call_part(call_id: str | None, name: str | None, arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": parse_json(arguments)}
+
+
+def tool_response_part(call_id: str | None, response: Any) -> dict[str, Any]:
+    return {"type": "tool_call_response", "id": call_id, "response": response}
+
+
+def reasoning_part(text: str) -> dict[str, Any]:
+    return {"type": "reasoning", "content": text}
+
+
+def parse_json(value: Any) -> Any:
+    """Tool arguments arrive as JSON text; show them as objects when they parse."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def media_part(modality: str, url: str | None, capture_blobs: bool) -> dict[str, Any]:
+    """An image/audio/file reference: a URI stays, inline base64 becomes a size marker."""
+    if not url:
+        return {"type": "blob", "modality": modality}
+    match = _DATA_URL.match(url)
+    if match is None:
+        return {"type": "uri", "modality": modality, "uri": url}
+    part: dict[str, Any] = {"type": "blob", "modality": modality}
+    if match.group("mime"):
+        part["mime_type"] = match.group("mime")
+    payload = url[match.end() :]
+    part["content"] = payload if capture_blobs else blob_marker(payload)
+    return part
+
+
+def blob_marker(base64_payload: str) -> str:
+    """What stands in for a base64 payload: its decoded size, so the trace still says why."""
+    return f"[blob omitted: {len(base64_payload) * 3 // 4} bytes]"
+
+
+def to_json(value: Any, max_length: int) -> str:
+    """Compact JSON no longer than ``max_length`` characters, still parseable."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if len(text) <= max_length:
+        return text
+    return _truncated(value, max_length)
+
+
+def _truncated(value: Any, max_length: int) -> str:
+    """Share the length left after the JSON structure evenly among the texts, then cut them.
+
+    Cutting the texts (not the JSON) is what keeps the string parseable; giving each text an
+    equal budget keeps the start of every message rather than all of the first one.
+    """
+    skeleton = json.loads(json.dumps(value, default=str))
+    slots: list[tuple[Any, Any]] = []
+    _collect_texts(skeleton, slots)
+    holders = [(holder, key, holder[key]) for holder, key in slots]
+    for holder, key, _ in holders:
+        holder[key] = ""
+    overhead = len(json.dumps(skeleton, ensure_ascii=False, separators=(",", ":")))
+    if holders:
+        budget = max(_MIN_TEXT_BUDGET, (max_length - overhead) // len(holders) - 32)
+        for holder, key, original in holders:
+            holder[key] = _cut(original, budget)
+        text = json.dumps(skeleton, ensure_ascii=False, separators=(",", ":"))
+        if len(text) <= max_length:
+            return text
+    marker = {"truncated": True, "original_length": len(json.dumps(value, default=str))}
+    return json.dumps(marker, separators=(",", ":"))
+
+
+def _collect_texts(node: Any, out: list[Any]) -> None:
+    if isinstance(node, dict):
+        for key, item in node.items():
+            if isinstance(item, str):
+                if key not in _STRUCTURAL_KEYS:
+                    out.append((node, key))
+            else:
+                _collect_texts(item, out)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            if isinstance(item, str):
+                out.append((node, index))
+            else:
+                _collect_texts(item, out)
+
+
+def _cut(text: str, budget: int) -> str:
+    if len(text) <= budget:
+        return text
+    return f"{text[:budget]}...[truncated {len(text) - budget} chars]"

@@ -1,0 +1,133 @@
+"""OpenAI Agents SDK objects -> GenAI semconv message and tool-definition shapes.
+
+The SDK speaks the Responses API item format everywhere (also for Chat Completions models),
+so one converter covers both model APIs. Items may be plain dicts or pydantic models; both are
+read through :func:`_field` so a new SDK item type degrades to a generic part instead of
+failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from agentel import content
+
+_FINISH_BY_INCOMPLETE_REASON = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, dict):
+        return item.get(name, default)
+    return getattr(item, name, default)
+
+
+def input_messages(items: str | Iterable[Any], capture_blobs: bool) -> list[dict[str, Any]]:
+    """The model input (a string or Responses input items) as semconv input messages."""
+    if isinstance(items, str):
+        return [{"role": "user", "parts": [content.text_part(items)]}]
+    messages: list[dict[str, Any]] = []
+    for item in items:
+        role, parts = _item_role_and_parts(item, capture_blobs)
+        if messages and messages[-1]["role"] == role and role in ("assistant", "tool"):
+            messages[-1]["parts"].extend(parts)
+        else:
+            messages.append({"role": role, "parts": parts})
+    return messages
+
+
+def output_messages(items: Iterable[Any], finish_reason: str, capture_blobs: bool) -> list[Any]:
+    """The model output items as one assistant message with its finish reason."""
+    parts: list[dict[str, Any]] = []
+    for item in items:
+        parts.extend(_item_role_and_parts(item, capture_blobs)[1])
+    return [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
+
+
+def finish_reason(items: Iterable[Any], incomplete_reason: str | None = None) -> str:
+    """The semconv finish reason: the SDK's ModelResponse does not keep the provider's own."""
+    if incomplete_reason:
+        return _FINISH_BY_INCOMPLETE_REASON.get(incomplete_reason, incomplete_reason)
+    for item in items:
+        if _field(item, "type") in ("function_call", "mcp_call", "custom_tool_call"):
+            return "tool_call"
+    return "stop"
+
+
+def system_instructions(text: str) -> list[dict[str, str]]:
+    return [{"type": "text", "content": text}]
+
+
+def tool_definitions(tools: Iterable[Any], handoffs: Iterable[Any]) -> list[dict[str, Any]]:
+    """Function tools and handoffs (which the model sees as functions) as semconv definitions."""
+    definitions = []
+    for tool in tools:
+        definition: dict[str, Any] = {"type": "function", "name": _field(tool, "name")}
+        if _field(tool, "description"):
+            definition["description"] = _field(tool, "description")
+        schema = _field(tool, "params_json_schema")
+        if schema is not None:
+            definition["parameters"] = schema
+        definitions.append(definition)
+    for handoff in handoffs:
+        definitions.append(
+            {
+                "type": "function",
+                "name": _field(handoff, "tool_name"),
+                "description": _field(handoff, "tool_description"),
+                "parameters": _field(handoff, "input_json_schema"),
+            }
+        )
+    return definitions
+
+
+def _item_role_and_parts(item: Any, capture_blobs: bool) -> tuple[str, list[dict[str, Any]]]:
+    item_type = _field(item, "type")
+    role = _field(item, "role")
+    if item_type == "function_call":
+        part = content.tool_call_part(
+            _field(item, "call_id"), _field(item, "name"), _field(item, "arguments")
+        )
+        return "assistant", [part]
+    if item_type == "function_call_output":
+        part = content.tool_response_part(_field(item, "call_id"), _field(item, "output"))
+        return "tool", [part]
+    if item_type == "reasoning":
+        summary = _field(item, "summary") or []
+        text = "\n".join(str(_field(s, "text", "")) for s in summary)
+        return "assistant", [content.reasoning_part(text)]
+    if role is not None:
+        return _message_role(role), _content_parts(_field(item, "content"), capture_blobs)
+    return "assistant", [{"type": str(item_type or "unknown")}]
+
+
+def _message_role(role: str) -> str:
+    return "system" if role == "developer" else role
+
+
+def _content_parts(value: Any, capture_blobs: bool) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [content.text_part(value)]
+    parts = []
+    for piece in value:
+        piece_type = _field(piece, "type")
+        if piece_type in ("input_text", "output_text", "text"):
+            parts.append(content.text_part(_field(piece, "text", "")))
+        elif piece_type == "refusal":
+            parts.append(content.text_part(_field(piece, "refusal", "")))
+        elif piece_type == "input_image":
+            url = _field(piece, "image_url") or _field(piece, "file_id")
+            parts.append(content.media_part("image", url, capture_blobs))
+        elif piece_type == "input_audio":
+            parts.append(content.media_part("audio", None, capture_blobs))
+        elif piece_type == "input_file":
+            url = _field(piece, "file_data") or _field(piece, "file_url")
+            part = content.media_part("document", url, capture_blobs)
+            if _field(piece, "file_id"):
+                part = {"type": "file", "modality": "document", "file_id": _field(piece, "file_id")}
+            parts.append(part)
+        else:
+            parts.append({"type": str(piece_type or "unknown")})
+    return parts
