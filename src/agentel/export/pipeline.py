@@ -1,0 +1,429 @@
+"""``agentel.setup()``: build or join the tracing pipeline, then instrument.
+
+If an SDK TracerProvider is already global (``opentelemetry-instrument``, Logfire, the
+user's own), our processors are added to it and it is never replaced: replacing it is what
+makes two libraries fight ("Overriding of current TracerProvider is not allowed"). Spans
+are batched by the SDK's BatchSpanProcessor; a bounded flush at interpreter exit lets short
+scripts deliver their last spans without ever hanging on a backend that does not answer.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from agentel import semconv as sc
+from agentel import settings as s
+from agentel.export import metrics as metrics_setup
+from agentel.export import registry
+from agentel.export.delivery import (
+    CountingBatchSpanProcessor,
+    DeliveryStats,
+    FanOutProcessor,
+    GuardedExporter,
+    run_bounded,
+)
+from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
+
+_log = logging.getLogger(__name__)
+_lock = threading.RLock()
+_current: Pipeline | None = None
+
+_OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+class Pipeline:
+    """The handle ``setup()`` returns: flush, shut down, and see what could not be sent."""
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider,
+        owns_tracer_provider: bool,
+        meter_provider: MeterProvider | None,
+        owns_meter_provider: bool,
+        exporters: Sequence[registry.NamedExporter],
+        stats: Sequence[DeliveryStats],
+        fan_out: FanOutProcessor | None,
+        exit_flush_timeout: float,
+        auto: bool = False,
+    ) -> None:
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+        self.joined = not owns_tracer_provider
+        self.instrumented: list[str] = []
+        self._owns_tracer_provider = owns_tracer_provider
+        self._owns_meter_provider = owns_meter_provider
+        self._exporters = {named.name: named.exporter for named in exporters}
+        self._stats = {stat.name: stat for stat in stats}
+        self._fan_out = fan_out
+        self._exit_flush_timeout = exit_flush_timeout
+        self._auto = auto
+        self._closed = False
+
+    @property
+    def exporters(self) -> dict[str, SpanExporter]:
+        """The exporters by name (``otlp``, ``memory``, ... or the class name of an instance)."""
+        return dict(self._exporters)
+
+    def exporter(self, name: str) -> SpanExporter:
+        """One exporter, e.g. ``pipeline.exporter("memory").get_finished_spans()``."""
+        return self._exporters[name]
+
+    @property
+    def delivery(self) -> dict[str, DeliveryStats]:
+        """Per exporter: spans exported, failed and dropped from a full queue."""
+        return dict(self._stats)
+
+    @property
+    def undelivered_spans(self) -> int:
+        """Spans that could not be sent, over all exporters."""
+        return sum(stat.undelivered for stat in self._stats.values())
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Export every finished span (and metric) now; wait at most ``timeout_millis``."""
+        return bool(run_bounded(self._flush_all, timeout_millis / 1000, "flush"))
+
+    def _flush_all(self) -> bool:
+        done = True
+        if self._fan_out is not None and not self._fan_out.closed:
+            done = self._fan_out.force_flush() and done
+            done = all([e.force_flush() for e in self._exporters.values()]) and done
+        if self.meter_provider is not None:
+            done = bool(self.meter_provider.force_flush()) and done
+        return done
+
+    def shutdown(self, timeout_millis: int | None = None) -> None:
+        """Flush, then close what this pipeline added or built; bounded by the timeout."""
+        global _current
+        with _lock:
+            if self._closed:
+                return
+            self._closed = True
+            if _current is self:
+                _current = None
+        atexit.unregister(self._at_exit)
+        timeout = self._exit_flush_timeout if timeout_millis is None else timeout_millis / 1000
+        deadline = time.monotonic() + timeout
+        run_bounded(self._flush_all, timeout, "flush")
+        run_bounded(self._close, max(deadline - time.monotonic(), 0.1), "shutdown")
+
+    def _retire(self) -> bool:
+        """Close this pipeline's exporters but leave its providers running for the next
+        pipeline; returns whether that one now owns the TracerProvider."""
+        owned = self._owns_tracer_provider
+        self._owns_tracer_provider = False
+        self._owns_meter_provider = False
+        self.shutdown()
+        return owned
+
+    def _close(self) -> None:
+        if self._fan_out is not None:
+            self._fan_out.shutdown()
+        if self._owns_tracer_provider and isinstance(self.tracer_provider, TracerProvider):
+            self.tracer_provider.shutdown()
+        if self.meter_provider is not None and self._owns_meter_provider:
+            self.meter_provider.shutdown()
+
+    def _at_exit(self) -> None:
+        self.shutdown()
+        stats = [st for st in self._stats.values() if st.undelivered]
+        for stat in stats:
+            _log.warning(
+                "agentel: %d span(s) could not be sent by the %s exporter.",
+                stat.undelivered,
+                stat.name,
+            )
+
+
+def _split(
+    exporters: str | SpanExporter | Sequence[str | SpanExporter] | None,
+) -> tuple[list[str] | None, list[SpanExporter]]:
+    if exporters is None:
+        return None, []
+    if isinstance(exporters, (str, SpanExporter)):
+        exporters = [exporters]
+    names: list[str] = []
+    instances: list[SpanExporter] = []
+    for item in exporters:
+        if isinstance(item, SpanExporter):
+            instances.append(item)
+        elif isinstance(item, str):
+            names.extend(item.split(","))
+        else:
+            raise s.SettingError(
+                f"exporters: {item!r} is neither an exporter name nor a SpanExporter."
+            )
+    return names, instances
+
+
+def _chosen_names(
+    config: s.PipelineSettings, explicit: bool, building: bool, env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The exporter names to build. An OTLP preset implies ``otlp``. When none were named:
+    ``otlp`` if an OTLP endpoint variable is set, else ``console`` when we build the
+    provider (the user asked for tracing and should see it), else none: a joined provider
+    already sends its spans somewhere."""
+    names = config.exporters
+    if config.otlp_preset is not None and "otlp" not in names:
+        names = ("otlp", *names)
+    if explicit or any(name != "celesto" for name in names):
+        return names
+    if any(env.get(var) for var in _OTLP_ENDPOINT_VARIABLES):
+        return ("otlp", *names)
+    if building and not names:
+        return ("console",)
+    return names
+
+
+def _current_provider(given: TracerProvider | None) -> tuple[trace.TracerProvider, bool]:
+    """(provider, joined)."""
+    if given is not None:
+        return given, True
+    current = trace.get_tracer_provider()
+    if isinstance(current, trace.ProxyTracerProvider):
+        return current, False
+    return current, True
+
+
+def _resource(config: s.PipelineSettings, attributes: Mapping[str, Any] | None) -> Resource:
+    values: dict[str, Any] = dict(attributes or {})
+    if config.service_name:
+        values[SERVICE_NAME] = config.service_name
+    project = os.environ.get(s.ENV_PHOENIX_PROJECT_NAME)
+    if config.otlp_preset == "phoenix" and project:
+        values.setdefault(sc.OI_PROJECT_NAME, project)
+    return Resource.create(values)
+
+
+def _processor(
+    named: registry.NamedExporter, batch: s.BatchSettings
+) -> tuple[SpanProcessor, DeliveryStats]:
+    stats = DeliveryStats(named.name)
+    guarded = GuardedExporter(named.exporter, stats)
+    if named.immediate:
+        return SimpleSpanProcessor(guarded), stats
+    extra: dict[str, float] = {}
+    if batch.export_timeout is not None:
+        extra["export_timeout_millis"] = batch.export_timeout * 1000
+    processor = CountingBatchSpanProcessor(
+        guarded,
+        max_queue_size=batch.max_queue_size,
+        schedule_delay_millis=(batch.schedule_delay or 0) * 1000,
+        max_export_batch_size=batch.max_export_batch_size,
+        **extra,
+    )
+    return processor, stats
+
+
+def _named_instances(instances: Sequence[SpanExporter]) -> list[registry.NamedExporter]:
+    named: list[registry.NamedExporter] = []
+    for instance in instances:
+        name = type(instance).__name__
+        count = sum(1 for n in named if n.name.split("#")[0] == name)
+        named.append(registry.NamedExporter(f"{name}#{count + 1}" if count else name, instance))
+    return named
+
+
+def setup(
+    exporters: str | SpanExporter | Sequence[str | SpanExporter] | None = None,
+    *,
+    service_name: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    otlp: str | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_headers: Mapping[str, str] | None = None,
+    otlp_protocol: str | None = None,
+    dialect: str | None = None,
+    schedule_delay: float | None = None,
+    max_export_batch_size: int | None = None,
+    max_queue_size: int | None = None,
+    export_timeout: float | None = None,
+    capture_content: str | bool | s.ContentCapture | None = None,
+    content_max_length: int | None = None,
+    sample_ratio: float | None = None,
+    metrics: bool | None = None,
+    metric_readers: Sequence[MetricReader] = (),
+    tracer_provider: TracerProvider | None = None,
+    db_url: str | None = None,
+    exit_flush_timeout: float | None = None,
+    instrument: bool = True,
+    keep_openai_export: bool | None = None,
+    _auto: bool = False,
+) -> Pipeline:
+    """Build (or join) the tracing pipeline and instrument every installed framework.
+
+    Every argument has an environment equivalent (see the README's settings table); the
+    argument wins. Bad values raise :class:`agentel.settings.SettingError` naming the
+    setting, before anything global is changed. A second call returns the first pipeline.
+    """
+    global _current
+    with _lock:
+        if _current is not None and not _current._auto:
+            _log.warning("agentel.setup() was already called; returning the existing pipeline.")
+            return _current
+        names, instances = _split(exporters)
+        config = s.PipelineSettings.from_env(
+            exporters=names,
+            otlp=otlp,
+            otlp_protocol=otlp_protocol,
+            dialect=dialect,
+            sample_ratio=sample_ratio,
+            metrics=metrics,
+            exit_flush_timeout=exit_flush_timeout,
+            service_name=service_name,
+            batch={
+                "schedule_delay": schedule_delay,
+                "max_queue_size": max_queue_size,
+                "max_export_batch_size": max_export_batch_size,
+                "export_timeout": export_timeout,
+            },
+            capture_content=capture_content,
+            content_max_length=content_max_length,
+        )
+        provider, joined = _current_provider(tracer_provider)
+        building = not joined
+        explicit = names is not None or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
+        chosen = _chosen_names(config, explicit or bool(instances), building, os.environ)
+        if any(type(i).__name__ == "CelestoSpanExporter" for i in instances):
+            chosen = tuple(name for name in chosen if name != "celesto")  # no double send
+        target = (
+            resolve_target(
+                config.otlp_preset,
+                config.otlp_protocol,
+                endpoint=otlp_endpoint,
+                headers=otlp_headers,
+            )
+            if "otlp" in chosen
+            else OTLPTarget()
+        )
+        named = [registry.build(n, config, target, db_url=db_url) for n in chosen]
+        named += _named_instances(instances)
+        inherited = False
+        if _current is not None:  # an automatic pipeline gives way to an explicit setup()
+            inherited = _current._retire()
+        pipeline = _assemble(
+            config, provider, building, named, target, metric_readers, resource_attributes, _auto
+        )
+        pipeline._owns_tracer_provider = pipeline._owns_tracer_provider or inherited
+        if instrument:
+            pipeline.instrumented = _instrument(pipeline, config, keep_openai_export)
+        atexit.register(pipeline._at_exit)
+        _current = pipeline
+        return pipeline
+
+
+def _assemble(
+    config: s.PipelineSettings,
+    provider: trace.TracerProvider,
+    building: bool,
+    named: Sequence[registry.NamedExporter],
+    target: OTLPTarget,
+    metric_readers: Sequence[MetricReader],
+    resource_attributes: Mapping[str, Any] | None,
+    auto: bool,
+) -> Pipeline:
+    resource = _resource(config, resource_attributes)
+    if building:
+        sampler = None
+        if config.sample_ratio is not None:
+            sampler = ParentBased(TraceIdRatioBased(config.sample_ratio))
+        provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+        trace.set_tracer_provider(provider)
+    else:
+        _warn_unused_on_join(config, resource_attributes)
+    fan_out = None
+    stats: list[DeliveryStats] = []
+    if named:
+        if isinstance(provider, TracerProvider):
+            pairs = [_processor(n, config.batch) for n in named]
+            stats = [stat for _, stat in pairs]
+            fan_out = FanOutProcessor([processor for processor, _ in pairs])
+            provider.add_span_processor(fan_out)
+        else:
+            _log.warning(
+                "agentel: the global TracerProvider (%s) is not the OTel SDK's; agentel's "
+                "exporters are not added and spans go where that provider sends them.",
+                type(provider).__name__,
+            )
+    readers = list(metric_readers)
+    if config.metrics and "otlp" in {n.name for n in named} and target.accepts_metrics:
+        readers.append(
+            PeriodicExportingMetricReader(build_metric_exporter(config.otlp_protocol, target))
+        )
+    meter_provider, meter_joined = (
+        metrics_setup.build_or_join(readers, resource) if config.metrics else (None, False)
+    )
+    return Pipeline(
+        tracer_provider=provider,
+        owns_tracer_provider=building,
+        meter_provider=meter_provider,
+        owns_meter_provider=meter_provider is not None and not meter_joined,
+        exporters=named,
+        stats=stats,
+        fan_out=fan_out,
+        exit_flush_timeout=config.exit_flush_timeout,
+        auto=auto,
+    )
+
+
+def _warn_unused_on_join(
+    config: s.PipelineSettings, resource_attributes: Mapping[str, Any] | None
+) -> None:
+    if config.sample_ratio is not None or config.service_name or resource_attributes:
+        _log.warning(
+            "agentel: joined an existing TracerProvider; its sampler and resource stay as "
+            "they are, so sample_ratio, service_name and resource_attributes are not applied."
+        )
+
+
+def _instrument(
+    pipeline: Pipeline, config: s.PipelineSettings, keep_openai_export: bool | None
+) -> list[str]:
+    """Instrument installed frameworks; a framework's failure must not fail setup()."""
+    from agentel import instrument as instrument_frameworks
+
+    kwargs: dict[str, Any] = {
+        "tracer_provider": pipeline.tracer_provider,
+        "meter_provider": pipeline.meter_provider,
+        "capture_content": config.content.capture,
+        "content_max_length": config.content.max_length,
+    }
+    if keep_openai_export is not None:
+        kwargs["keep_openai_export"] = keep_openai_export
+    try:
+        return instrument_frameworks(**kwargs)
+    except Exception as error:
+        _log.warning("agentel: instrumenting frameworks failed (%s); tracing stays off.", error)
+        return []
+
+
+def current() -> Pipeline | None:
+    """The pipeline ``setup()`` built, if it is still open."""
+    return _current
+
+
+def flush(timeout_millis: int = 30_000) -> bool:
+    """Flush the current pipeline; True when there is nothing to flush."""
+    pipeline = _current
+    return True if pipeline is None else pipeline.force_flush(timeout_millis)
+
+
+def shutdown() -> None:
+    """Flush and close the current pipeline, if any."""
+    pipeline = _current
+    if pipeline is not None:
+        pipeline.shutdown()
