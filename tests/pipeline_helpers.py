@@ -41,7 +41,13 @@ def clean_pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 MESSAGES_IN = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Weather?"}]}])
 MESSAGES_OUT = json.dumps(
-    [{"role": "assistant", "parts": [{"type": "text", "content": "Sunny"}], "finish_reason": "stop"}]
+    [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "Sunny"}],
+            "finish_reason": "stop",
+        }
+    ]
 )
 WORKFLOW_ATTRIBUTES = {
     sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW,
@@ -111,12 +117,14 @@ def emit_sample_trace(provider: trace.TracerProvider | None = None) -> None:
     """workflow > agent > (guardrail, chat, tool, handoff), like one instrumented run."""
     tracer = trace.get_tracer("agentel.test", tracer_provider=provider)
     names = list(SAMPLE_SPANS)
-    with tracer.start_as_current_span(names[0], attributes=WORKFLOW_ATTRIBUTES):
-        with tracer.start_as_current_span(names[1], attributes=AGENT_ATTRIBUTES):
-            for name in names[2:]:
-                kind = trace.SpanKind.CLIENT if name.startswith("chat") else trace.SpanKind.INTERNAL
-                with tracer.start_as_current_span(name, kind=kind, attributes=SAMPLE_SPANS[name]):
-                    pass
+    with (
+        tracer.start_as_current_span(names[0], attributes=WORKFLOW_ATTRIBUTES),
+        tracer.start_as_current_span(names[1], attributes=AGENT_ATTRIBUTES),
+    ):
+        for name in names[2:]:
+            kind = trace.SpanKind.CLIENT if name.startswith("chat") else trace.SpanKind.INTERNAL
+            with tracer.start_as_current_span(name, kind=kind, attributes=SAMPLE_SPANS[name]):
+                pass
 
 
 def record_sample_metrics(provider: metrics.MeterProvider | None = None) -> None:

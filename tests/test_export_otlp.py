@@ -10,6 +10,11 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+import agentel
+from agentel import semconv as sc
+from agentel.export.otlp import PresetOTLPSpanExporter, resolve_target
+from agentel.settings import SettingError
 from otlp_receiver import OTLPReceiver, ReceivedSpan, wait_for
 from pipeline_helpers import (
     SAMPLE_SPANS,
@@ -17,11 +22,6 @@ from pipeline_helpers import (
     emit_sample_trace,
     record_sample_metrics,
 )
-
-import agentel
-from agentel import semconv as sc
-from agentel.export.otlp import PresetOTLPSpanExporter, resolve_target
-from agentel.settings import SettingError
 
 FAST = {"schedule_delay": 0.05, "instrument": False}
 
