@@ -12,6 +12,8 @@ import pytest
 
 from fake_openai import FakeOpenAI
 
+pytest_plugins = ["agent_fixtures"]
+
 
 @pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:

@@ -1,0 +1,174 @@
+"""Nesting: other OTel spans started inside our spans, and runs grouped into one trace."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+from agents import (
+    Agent,
+    OpenAIResponsesModel,
+    RunConfig,
+    Runner,
+    custom_span,
+    function_tool,
+    trace,
+)
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import SpanKind
+
+from agent_fixtures import SUPPORT_SCRIPT, Traced, parent_of, support_agents, tree
+from fake_openai import FakeOpenAI, Reply, ToolCall
+
+
+async def test_user_span_inside_a_tool_nests_under_the_tool(traced: Traced, fake_openai: FakeOpenAI):
+    tracer = traced.tracer_provider.get_tracer("user-code")
+
+    @function_tool
+    def fetch_invoice(invoice_id: str) -> str:
+        """Fetch an invoice."""
+        with tracer.start_as_current_span("db.query invoices"):
+            return f"invoice {invoice_id}"
+
+    fake_openai.script(
+        [Reply(tool_calls=[ToolCall("fetch_invoice", {"invoice_id": "I9"})]), Reply(text="Done.")]
+    )
+    model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+    await Runner.run(Agent(name="clerk", model=model, tools=[fetch_invoice]), "invoice I9")
+
+    spans = traced.spans()
+    query = traced.one("db.query invoices")
+    assert parent_of(query, spans) is traced.one("execute_tool fetch_invoice")
+    assert query.context.trace_id == traced.one("invoke_workflow Agent workflow").context.trace_id
+
+
+async def test_http_client_span_nests_under_the_model_call(traced: Traced, fake_openai: FakeOpenAI):
+    tracer = traced.tracer_provider.get_tracer("http-client")
+
+    class TracedTransport(httpx2.AsyncHTTPTransport):
+        """Starts a client span per request, as an HTTP client instrumentation does."""
+
+        async def handle_async_request(self, request):
+            with tracer.start_as_current_span(f"{request.method}", kind=SpanKind.CLIENT):
+                return await super().handle_async_request(request)
+
+    http_client = openai.DefaultAsyncHttpx2Client(transport=TracedTransport())
+    fake_openai.script([Reply(text="Hi!")])
+    model = OpenAIResponsesModel(
+        model="gpt-4o", openai_client=fake_openai.client(http_client=http_client)
+    )
+    await Runner.run(Agent(name="greeter", model=model), "hello")
+    await http_client.aclose()
+
+    spans = traced.spans()
+    post = traced.one("POST")
+    assert parent_of(post, spans) is traced.one("chat gpt-4o")
+
+
+async def test_streamed_model_call_keeps_http_span_nested(traced: Traced, fake_openai: FakeOpenAI):
+    tracer = traced.tracer_provider.get_tracer("http-client")
+
+    class TracedTransport(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request):
+            with tracer.start_as_current_span("POST", kind=SpanKind.CLIENT):
+                return await super().handle_async_request(request)
+
+    http_client = openai.DefaultAsyncHttpx2Client(transport=TracedTransport())
+    fake_openai.script([Reply(text="Hi there, streamed!")])
+    model = OpenAIResponsesModel(
+        model="gpt-4o", openai_client=fake_openai.client(http_client=http_client)
+    )
+    result = Runner.run_streamed(Agent(name="greeter", model=model), "hello")
+    seen_current = []
+    async for _ in result.stream_events():
+        # the consumer's code between events never runs inside our span
+        seen_current.append(otel_trace.get_current_span().get_span_context().is_valid)
+    await http_client.aclose()
+    assert not any(seen_current)
+    assert parent_of(traced.one("POST"), traced.spans()) is traced.one("chat gpt-4o")
+
+
+async def test_three_runs_in_one_sdk_trace_make_one_otel_trace(traced: Traced, fake_openai: FakeOpenAI):
+    fake_openai.set_responder(lambda request: Reply(text=f"echo: {request.user_text}"))
+    model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+    agent = Agent(name="concierge", model=model)
+    with trace("Conversation", group_id="thread-7", metadata={"channel": "chat"}):
+        history: list = []
+        for question in ("hi", "where is my order?", "thanks"):
+            result = await Runner.run(agent, [*history, {"role": "user", "content": question}])
+            history = result.to_input_list()
+
+    spans = traced.spans()
+    assert len({s.context.trace_id for s in spans}) == 1
+    assert tree(spans) == [
+        "invoke_workflow Conversation",
+        "  invoke_agent concierge",
+        "    chat gpt-4o",
+        "  invoke_agent concierge",
+        "    chat gpt-4o",
+        "  invoke_agent concierge",
+        "    chat gpt-4o",
+    ]
+    assert {s.attributes["gen_ai.conversation.id"] for s in spans} == {"thread-7"}
+    workflow = traced.one("invoke_workflow Conversation")
+    assert workflow.attributes["agentel.metadata.channel"] == "chat"
+    assert workflow.attributes["gen_ai.usage.input_tokens"] == 30
+
+
+async def test_workflow_nests_under_the_callers_span(traced: Traced, fake_openai: FakeOpenAI):
+    tracer = traced.tracer_provider.get_tracer("web")
+    fake_openai.script(SUPPORT_SCRIPT)
+    with tracer.start_as_current_span("POST /support"):
+        await Runner.run(support_agents(fake_openai), "refund", run_config=RunConfig(workflow_name="W"))
+    assert parent_of(traced.one("invoke_workflow W"), traced.spans()) is traced.one("POST /support")
+
+
+async def test_custom_spans(traced: Traced, fake_openai: FakeOpenAI):
+    @function_tool
+    def score(text: str) -> str:
+        """Score a text."""
+        with custom_span("rerank", {"candidates": 3, "strategy": "bm25"}):
+            return "0.9"
+
+    fake_openai.script([Reply(tool_calls=[ToolCall("score", {"text": "x"})]), Reply(text="ok")])
+    model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+    with trace("Scoring"):
+        with custom_span("prepare", {"source": "inbox"}):
+            pass
+        await Runner.run(Agent(name="scorer", model=model, tools=[score]), "score x")
+
+    spans = traced.spans()
+    prepare = traced.one("prepare")
+    assert prepare.kind is SpanKind.INTERNAL
+    assert prepare.attributes["agentel.custom.source"] == "inbox"
+    assert "gen_ai.operation.name" not in prepare.attributes
+    assert parent_of(prepare, spans) is traced.one("invoke_workflow Scoring")
+    rerank = traced.one("rerank")
+    assert rerank.attributes["agentel.custom.candidates"] == 3
+    assert parent_of(rerank, spans) is traced.one("execute_tool score")
+
+
+async def test_agent_as_tool_nests_its_agent_and_model_call_under_the_tool(
+    traced: Traced, fake_openai: FakeOpenAI
+):
+    def responder(request):
+        if request.instructions == "Translate to French.":
+            return Reply(text="Bonjour")
+        if request.tool_outputs:
+            return Reply(text="It says Bonjour.")
+        return Reply(tool_calls=[ToolCall("translate", {"input": "Hello"})])
+
+    fake_openai.set_responder(responder)
+    model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+    translator = Agent(name="translator", instructions="Translate to French.", model=model)
+    tool = translator.as_tool(tool_name="translate", tool_description="Translate text.")
+    await Runner.run(Agent(name="writer", instructions="Write.", model=model, tools=[tool]), "go")
+
+    assert tree(traced.spans()) == [
+        "invoke_workflow Agent workflow",
+        "  invoke_agent writer",
+        "    chat gpt-4o",
+        "    execute_tool translate",
+        "      invoke_agent translator",
+        "        chat gpt-4o",
+        "    chat gpt-4o",
+    ]
