@@ -52,6 +52,38 @@ class DeliveryStats:
         )
 
 
+class _FirstOfEach(logging.Filter):
+    """Lets through the first record of each message template, then only new ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = str(record.msg)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
+_OTLP_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+)
+
+
+def quiet_repeated_exporter_logs() -> None:
+    """The OTLP exporters log an error for every batch they fail to send; with a backend
+    down that is a line every few seconds. Keep the first of each kind; the counts on the
+    pipeline handle tell the rest."""
+    for name in _OTLP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _FirstOfEach) for f in logger.filters):
+            logger.addFilter(_FirstOfEach())
+
+
 class GuardedExporter(SpanExporter):
     """Wraps an exporter so that it never raises and its failures are counted."""
 
@@ -80,7 +112,8 @@ class GuardedExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         try:
-            return self.inner.force_flush(timeout_millis)
+            # The SDK's base SpanExporter.force_flush returns None: only False is a failure.
+            return self.inner.force_flush(timeout_millis) is not False
         except Exception:
             _log.debug("force_flush of the %s exporter failed", self.stats.name, exc_info=True)
             return False

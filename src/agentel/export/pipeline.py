@@ -34,6 +34,7 @@ from agentel.export.delivery import (
     DeliveryStats,
     FanOutProcessor,
     GuardedExporter,
+    quiet_repeated_exporter_logs,
     run_bounded,
 )
 from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
@@ -101,7 +102,9 @@ class Pipeline:
         done = True
         if self._fan_out is not None and not self._fan_out.closed:
             done = self._fan_out.force_flush() and done
-            done = all([e.force_flush() for e in self._exporters.values()]) and done
+            # The SDK's base SpanExporter.force_flush returns None: only False is a failure.
+            flushed = [e.force_flush() is not False for e in self._exporters.values()]
+            done = all(flushed) and done
         if self.meter_provider is not None:
             done = bool(self.meter_provider.force_flush()) and done
         return done
@@ -311,6 +314,8 @@ def setup(
             else OTLPTarget()
         )
         named = [registry.build(n, config, target, db_url=db_url) for n in chosen]
+        if "otlp" in chosen:
+            quiet_repeated_exporter_logs()
         named += _named_instances(instances)
         inherited = False
         if _current is not None:  # an automatic pipeline gives way to an explicit setup()
@@ -401,6 +406,7 @@ def _instrument(
         "meter_provider": pipeline.meter_provider,
         "capture_content": config.content.capture,
         "content_max_length": config.content.max_length,
+        "capture_blobs": config.content.capture_blobs,
     }
     if keep_openai_export is not None:
         kwargs["keep_openai_export"] = keep_openai_export
