@@ -25,17 +25,23 @@ GroupBy = Literal["agent", "model", "tool", "conversation", "workflow"]
 GROUP_BY_CHOICES: tuple[str, ...] = ("agent", "model", "tool", "conversation", "workflow")
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def to_ns(when: When | None, now_ns: int | None = None) -> int | None:
+    """Nanoseconds since the epoch, clamped to the 64-bit range both databases store."""
     if when is None:
         return None
     if isinstance(when, datetime):
         if when.tzinfo is None:
             when = when.astimezone()
-        return int(when.timestamp() * 1e9)
-    if isinstance(when, timedelta):
+        ns = int(when.timestamp() * 1e9)
+    elif isinstance(when, timedelta):
         now = time.time_ns() if now_ns is None else now_ns
-        return now - int(when.total_seconds() * 1e9)
-    return int(when)
+        ns = now - int(when.total_seconds() * 1e9)
+    else:
+        ns = int(when)
+    return min(max(ns, _INT64[0]), _INT64[1])
 
 
 @dataclass(frozen=True)
