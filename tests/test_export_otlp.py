@@ -26,15 +26,16 @@ from pipeline_helpers import (
 FAST = {"schedule_delay": 0.05, "instrument": False}
 
 
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from clean_pipeline(monkeypatch)
-
-
 @pytest.fixture
 def receiver() -> Iterator[OTLPReceiver]:
     with OTLPReceiver() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver) -> Iterator[None]:
+    """Depends on ``receiver`` so the pipeline is shut down while it still answers."""
+    yield from clean_pipeline(monkeypatch)
 
 
 def _by_name(spans: list[ReceivedSpan]) -> dict[str, ReceivedSpan]:

@@ -83,6 +83,12 @@ def _json(value: Any) -> Any:
         return value
 
 
+def _text(value: Any) -> Any:
+    """A tool result as text: a JSON-encoded string is unwrapped, other JSON kept as text."""
+    parsed = _json(value)
+    return parsed if isinstance(parsed, str) else value
+
+
 def _plain(value: Any) -> Any:
     """OTel array attributes are tuples; JSON wants lists."""
     return list(value) if isinstance(value, tuple) else value
@@ -153,7 +159,7 @@ def span_data(span: ReadableSpan) -> dict[str, Any]:
                 "type": "function",
                 "name": attrs.get(sc.GEN_AI_TOOL_NAME) or span.name,
                 "input": attrs.get(sc.GEN_AI_TOOL_CALL_ARGUMENTS),
-                "output": attrs.get(sc.GEN_AI_TOOL_CALL_RESULT),
+                "output": _text(attrs.get(sc.GEN_AI_TOOL_CALL_RESULT)),
                 "mcp_data": {"server": server} if server else None,
             }
         )
