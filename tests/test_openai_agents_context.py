@@ -20,7 +20,9 @@ from agent_fixtures import SUPPORT_SCRIPT, Traced, parent_of, support_agents, tr
 from fake_openai import FakeOpenAI, Reply, ToolCall
 
 
-async def test_user_span_inside_a_tool_nests_under_the_tool(traced: Traced, fake_openai: FakeOpenAI):
+async def test_user_span_inside_a_tool_nests_under_the_tool(
+    traced: Traced, fake_openai: FakeOpenAI
+):
     tracer = traced.tracer_provider.get_tracer("user-code")
 
     @function_tool
@@ -87,7 +89,9 @@ async def test_streamed_model_call_keeps_http_span_nested(traced: Traced, fake_o
     assert parent_of(traced.one("POST"), traced.spans()) is traced.one("chat gpt-4o")
 
 
-async def test_three_runs_in_one_sdk_trace_make_one_otel_trace(traced: Traced, fake_openai: FakeOpenAI):
+async def test_three_runs_in_one_sdk_trace_make_one_otel_trace(
+    traced: Traced, fake_openai: FakeOpenAI
+):
     fake_openai.set_responder(lambda request: Reply(text=f"echo: {request.user_text}"))
     model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
     agent = Agent(name="concierge", model=model)
@@ -118,7 +122,9 @@ async def test_workflow_nests_under_the_callers_span(traced: Traced, fake_openai
     tracer = traced.tracer_provider.get_tracer("web")
     fake_openai.script(SUPPORT_SCRIPT)
     with tracer.start_as_current_span("POST /support"):
-        await Runner.run(support_agents(fake_openai), "refund", run_config=RunConfig(workflow_name="W"))
+        await Runner.run(
+            support_agents(fake_openai), "refund", run_config=RunConfig(workflow_name="W")
+        )
     assert parent_of(traced.one("invoke_workflow W"), traced.spans()) is traced.one("POST /support")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import openai
 import pytest
 from agents import (
     Agent,
@@ -80,7 +81,9 @@ async def test_tool_exception_that_fails_the_run(traced: Traced, fake_openai: Fa
     assert not [e for e in traced.one("invoke_agent stock").events if e.name == "exception"]
 
 
-async def test_http_500_marks_model_call_agent_and_workflow(traced: Traced, fake_openai: FakeOpenAI):
+async def test_http_500_marks_model_call_agent_and_workflow(
+    traced: Traced, fake_openai: FakeOpenAI
+):
     fake_openai.script([Reply(status=500, error_message="upstream exploded")])
     with pytest.raises(Exception) as raised:
         await Runner.run(_agent(fake_openai), "hello")
@@ -140,7 +143,9 @@ async def test_guardrail_tripwire(traced: Traced, fake_openai: FakeOpenAI):
     agent_span = traced.one("invoke_agent stock")
     assert parent_of(guardrail, traced.spans()) is agent_span
     assert agent_span.status.status_code is StatusCode.ERROR
-    assert agent_span.attributes["error.type"] == "agents.exceptions.InputGuardrailTripwireTriggered"
+    assert (
+        agent_span.attributes["error.type"] == "agents.exceptions.InputGuardrailTripwireTriggered"
+    )
     event = next(e for e in agent_span.events if e.name == "gen_ai.guardrail.result")
     assert event.attributes["gen_ai.guardrail.result.value"] == "true"
     workflow = traced.one("invoke_workflow Agent workflow")
@@ -160,10 +165,12 @@ async def test_passing_guardrail_is_recorded_as_false(traced: Traced, fake_opena
     assert traced.one("invoke_agent stock").status.status_code is StatusCode.UNSET
 
 
-async def test_streamed_run_failure_marks_agent_and_workflow(traced: Traced, fake_openai: FakeOpenAI):
+async def test_streamed_run_failure_marks_agent_and_workflow(
+    traced: Traced, fake_openai: FakeOpenAI
+):
     fake_openai.script([Reply(status=500)])
     result = Runner.run_streamed(_agent(fake_openai), "hello")
-    with pytest.raises(Exception):
+    with pytest.raises(openai.InternalServerError):
         async for _ in result.stream_events():
             pass
     assert traced.one("chat gpt-4o").status.status_code is StatusCode.ERROR

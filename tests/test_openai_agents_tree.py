@@ -43,7 +43,9 @@ async def _run(mode: str, agent: Any, config: RunConfig) -> Any:
 @pytest.mark.parametrize("mode", ["run", "run_sync", "run_streamed"])
 async def test_success_tree_and_attributes(traced: Traced, fake_openai: FakeOpenAI, mode: str):
     fake_openai.script(SUPPORT_SCRIPT)
-    config = RunConfig(workflow_name="Support desk", group_id="conv-42", trace_metadata={"tier": "gold"})
+    config = RunConfig(
+        workflow_name="Support desk", group_id="conv-42", trace_metadata={"tier": "gold"}
+    )
     result = await _run(mode, support_agents(fake_openai), config)
 
     assert result.final_output == "Refunded 5.5 on order A7."
@@ -82,7 +84,10 @@ async def test_success_tree_and_attributes(traced: Traced, fake_openai: FakeOpen
 
     chats = traced.named("chat gpt-4o")
     assert [parent_of(c, spans).name for c in chats] == [
-        "invoke_agent triage", "invoke_agent triage", "invoke_agent billing", "invoke_agent billing"
+        "invoke_agent triage",
+        "invoke_agent triage",
+        "invoke_agent billing",
+        "invoke_agent billing",
     ]
     first = chats[0]
     assert first.kind is SpanKind.CLIENT
@@ -127,7 +132,9 @@ async def test_success_tree_and_attributes(traced: Traced, fake_openai: FakeOpen
 async def test_chat_completions_model(traced: Traced, fake_openai: FakeOpenAI, stream: bool):
     fake_openai.script(SUPPORT_SCRIPT)
     agent = support_agents(fake_openai, api="chat")
-    config = RunConfig(workflow_name="Support desk", model_settings=ModelSettings(include_usage=True))
+    config = RunConfig(
+        workflow_name="Support desk", model_settings=ModelSettings(include_usage=True)
+    )
     if stream:
         result = Runner.run_streamed(agent, "Refund order A7 please", run_config=config)
         async for _ in result.stream_events():
@@ -153,7 +160,9 @@ async def test_request_settings_become_attributes(traced: Traced, fake_openai: F
     settings = ModelSettings(
         temperature=0.2, top_p=0.9, max_tokens=300, frequency_penalty=0.1, presence_penalty=0.3
     )
-    await Runner.run(support_agents(fake_openai), "hi", run_config=RunConfig(model_settings=settings))
+    await Runner.run(
+        support_agents(fake_openai), "hi", run_config=RunConfig(model_settings=settings)
+    )
     chat = traced.named("chat gpt-4o")[0]
     assert chat.attributes["gen_ai.request.temperature"] == 0.2
     assert chat.attributes["gen_ai.request.top_p"] == 0.9
@@ -173,9 +182,18 @@ async def test_metrics_follow_the_semconv(traced: Traced, fake_openai: FakeOpenA
     assert attributes["gen_ai.request.model"] == "gpt-4o"
     assert attributes["gen_ai.response.model"] == "gpt-4o-2025-01-01"
     assert list(durations[0].explicit_bounds)[:3] == [0.01, 0.02, 0.04]
-    tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in traced.metric_points("gen_ai.client.token.usage")}
+    tokens = {
+        p.attributes["gen_ai.token.type"]: p.sum
+        for p in traced.metric_points("gen_ai.client.token.usage")
+    }
     assert tokens == {"input": 540, "output": 50}
-    agents = {p.attributes["gen_ai.agent.name"]: p.count for p in traced.metric_points("gen_ai.invoke_agent.duration")}
+    agents = {
+        p.attributes["gen_ai.agent.name"]: p.count
+        for p in traced.metric_points("gen_ai.invoke_agent.duration")
+    }
     assert agents == {"triage": 1, "billing": 1}
-    tools = {p.attributes["gen_ai.tool.name"] for p in traced.metric_points("gen_ai.execute_tool.duration")}
+    tools = {
+        p.attributes["gen_ai.tool.name"]
+        for p in traced.metric_points("gen_ai.execute_tool.duration")
+    }
     assert tools == {"lookup_order", "transfer_to_billing", "refund"}

@@ -34,9 +34,9 @@ class OpenAIAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     exported twice and runs without an OpenAI key do not log export errors).
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._installation: Any = None
+    # BaseInstrumentor is a singleton whose __init__ runs on every construction, so the
+    # installation lives in a class-level default rather than being reset in __init__.
+    _installation: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments

@@ -159,7 +159,10 @@ class ModelCall:
         call = cls(telemetry, model, node, capture)
         call.metric_attributes = metric_attributes
         if capture.enabled:
-            call._record_input(args, kwargs)
+            try:
+                call._record_input(args, kwargs)
+            except Exception:
+                state.log_once("content-input", "agentel: could not convert model input")
         return call
 
     def _record_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -242,7 +245,10 @@ class ModelCall:
         self._record_tool_calls(output)
         self._record_token_metrics(tokens)
         if self.capture.enabled:
-            self._record_output(output, finish)
+            try:
+                self._record_output(output, finish)
+            except Exception:
+                state.log_once("content-output", "agentel: could not convert model output")
 
     def _record_tool_calls(self, output: Any) -> None:
         """Remember call ids by tool name so a handoff span can name the call that made it."""

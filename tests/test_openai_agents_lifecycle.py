@@ -1,0 +1,249 @@
+"""Switches, instrument/uninstrument symmetry, robustness and concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import threading
+from typing import Any
+
+from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool, trace
+from agents.run import AgentRunner
+from agents.tracing import get_trace_provider
+from agents.tracing.processors import default_processor
+from opentelemetry.trace import StatusCode
+
+import agentel
+from agent_fixtures import SUPPORT_SCRIPT, Traced, make_traced, support_agents, tree
+from agentel.instrumentation.openai_agents import OpenAIAgentsInstrumentor, convert
+from fake_openai import FakeOpenAI, Reply, ToolCall
+
+
+def _processors() -> tuple[Any, ...]:
+    return get_trace_provider()._multi_processor._processors
+
+
+async def test_sdk_tracing_switches_mean_no_spans(
+    traced: Traced, fake_openai: FakeOpenAI, monkeypatch
+):
+    fake_openai.set_responder(lambda request: Reply(text="ok"))
+    agent = support_agents(fake_openai)
+    await Runner.run(agent, "a", run_config=RunConfig(tracing_disabled=True))
+    with trace("off", disabled=True):
+        await Runner.run(agent, "b")
+    assert traced.spans() == []
+    assert len(fake_openai.requests) == 2
+
+
+async def test_env_switch_disables_tracing(fake_openai: FakeOpenAI, monkeypatch):
+    monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
+    provider = get_trace_provider()
+    provider.set_disabled(True)  # the SDK reads the variable when its provider is made
+    traced = make_traced()
+    try:
+        fake_openai.set_responder(lambda request: Reply(text="ok"))
+        await Runner.run(support_agents(fake_openai), "a")
+    finally:
+        traced.instrumentor.uninstrument()
+        provider.set_disabled(False)
+    assert traced.spans() == []
+
+
+async def test_uninstrument_restores_originals_and_stops_spans(fake_openai: FakeOpenAI):
+    from agents.models.openai_responses import OpenAIResponsesModel as ModelClass
+
+    originals = (AgentRunner.run, AgentRunner.run_streamed, ModelClass.get_response)
+    processors_before = _processors()
+    fake_openai.set_responder(lambda request: Reply(text="ok"))
+    agent = support_agents(fake_openai)
+    tool = agent.tools[0]
+    invoker_before = tool.on_invoke_tool
+
+    traced = make_traced()
+    assert AgentRunner.run is not originals[0]
+    assert default_processor() not in _processors()
+    await Runner.run(agent, "a")
+    assert tool.on_invoke_tool is not invoker_before  # patched for the run
+    assert len(traced.spans()) == 3
+
+    traced.instrumentor.uninstrument()
+    assert (AgentRunner.run, AgentRunner.run_streamed, ModelClass.get_response) == originals
+    assert tool.on_invoke_tool is invoker_before
+    assert _processors() == processors_before
+    traced.exporter.clear()
+    await Runner.run(agent, "b")
+    assert traced.spans() == []
+
+
+async def test_instrument_twice_is_harmless(fake_openai: FakeOpenAI):
+    traced = make_traced()
+    try:
+        OpenAIAgentsInstrumentor().instrument(tracer_provider=traced.tracer_provider)
+        fake_openai.set_responder(lambda request: Reply(text="ok"))
+        await Runner.run(support_agents(fake_openai), "a")
+    finally:
+        traced.instrumentor.uninstrument()
+    assert len(traced.named("chat gpt-4o")) == 1
+
+
+async def test_keep_openai_export_keeps_the_sdk_exporter():
+    traced = make_traced(keep_openai_export=True)
+    try:
+        assert default_processor() in _processors()
+    finally:
+        traced.instrumentor.uninstrument()
+    assert default_processor() in _processors()
+
+
+async def test_converter_failure_leaves_the_run_untouched(
+    traced_with_content: Traced, fake_openai: FakeOpenAI, monkeypatch
+):
+    fake_openai.script(SUPPORT_SCRIPT)
+    expected = "Refunded 5.5 on order A7."
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter bug")
+
+    monkeypatch.setattr(convert, "input_messages", broken)
+    monkeypatch.setattr(convert, "output_messages", broken)
+    result = await Runner.run(support_agents(fake_openai), "Refund order A7 please")
+
+    assert result.final_output == expected
+    assert len(result.raw_responses) == 4
+    spans = traced_with_content.spans()
+    assert len(traced_with_content.named("chat gpt-4o")) == 4
+    assert all(s.status.status_code is StatusCode.UNSET for s in spans)
+
+
+async def test_sdk_objects_we_do_not_understand_are_survived(
+    traced: Traced, fake_openai: FakeOpenAI
+):
+    """A model object with none of the attributes we read still runs and still gets a span."""
+    from agents.models.interface import Model
+
+    class OddModel(Model):
+        async def get_response(self, *args, **kwargs):
+            return await real.get_response(*args, **kwargs)
+
+        def stream_response(self, *args, **kwargs):
+            return real.stream_response(*args, **kwargs)
+
+    real = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+    fake_openai.script([Reply(text="fine")])
+    result = await Runner.run(Agent(name="odd", model=OddModel()), "hi")
+    assert result.final_output == "fine"
+    # the odd model's call and the real model's call inside it are distinct model objects
+    names = [s.name for s in traced.spans()]
+    assert "chat OddModel" in names
+    odd = traced.one("chat OddModel")
+    assert odd.attributes["gen_ai.provider.name"] == "_OTHER"
+
+
+async def test_abandoned_and_complete_streams_end_every_span(
+    traced: Traced, fake_openai: FakeOpenAI
+):
+    fake_openai.script(SUPPORT_SCRIPT)
+    result = Runner.run_streamed(support_agents(fake_openai), "Refund order A7 please")
+    async for event in result.stream_events():
+        if event.type == "run_item_stream_event":
+            break  # the user stops reading half-way
+    result.cancel()
+    for _ in range(50):
+        if traced.named("invoke_workflow Agent workflow"):
+            break
+        await asyncio.sleep(0.02)
+    spans = traced.spans()
+    assert spans[0].name == "invoke_workflow Agent workflow"
+    assert all(s.end_time is not None for s in spans)
+    started = {s.name for s in spans}
+    assert {"invoke_agent triage", "chat gpt-4o"} <= started
+
+
+async def test_fifty_concurrent_runs_make_fifty_traces(traced: Traced, fake_openai: FakeOpenAI):
+    def responder(request):
+        if request.tool_outputs:
+            return Reply(text=f"done {request.user_text}")
+        return Reply(tool_calls=[ToolCall("lookup_order", {"order_id": request.user_text})])
+
+    fake_openai.set_responder(responder)
+    agent = support_agents(fake_openai)
+    results = await asyncio.gather(
+        *(
+            Runner.run(agent, f"order-{i}", run_config=RunConfig(group_id=f"c{i}"))
+            for i in range(50)
+        )
+    )
+    assert [r.final_output for r in results] == [f"done order-{i}" for i in range(50)]
+    _assert_separate_complete_traces(traced, 50)
+
+
+def test_eight_threads_with_run_sync(traced: Traced, fake_openai: FakeOpenAI):
+    def responder(request):
+        if request.tool_outputs:
+            return Reply(text=f"done {request.user_text}")
+        return Reply(tool_calls=[ToolCall("lookup_order", {"order_id": request.user_text})])
+
+    fake_openai.set_responder(responder)
+    outputs: dict[int, str] = {}
+
+    def worker(i: int) -> None:
+        agent = support_agents(fake_openai)
+        outputs[i] = Runner.run_sync(
+            agent, f"order-{i}", run_config=RunConfig(group_id=f"c{i}")
+        ).final_output
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outputs == {i: f"done order-{i}" for i in range(8)}
+    _assert_separate_complete_traces(traced, 8)
+
+
+def _assert_separate_complete_traces(traced: Traced, count: int) -> None:
+    by_trace: dict[int, list] = {}
+    for span in traced.spans():
+        by_trace.setdefault(span.context.trace_id, []).append(span)
+    assert len(by_trace) == count
+    for spans in by_trace.values():
+        assert tree(spans) == [
+            "invoke_workflow Agent workflow",
+            "  invoke_agent triage",
+            "    chat gpt-4o",
+            "    execute_tool lookup_order",
+            "    chat gpt-4o",
+        ]
+        assert len({s.attributes["gen_ai.conversation.id"] for s in spans}) == 1
+
+
+def test_entry_point_for_opentelemetry_instrument():
+    entry_points = importlib.metadata.entry_points(group="opentelemetry_instrumentor")
+    ours = [ep for ep in entry_points if ep.name == "agentel_openai_agents"]
+    assert len(ours) == 1
+    assert ours[0].load() is OpenAIAgentsInstrumentor
+    assert "openai-agents >= 0.21" in OpenAIAgentsInstrumentor().instrumentation_dependencies()
+
+
+async def test_agentel_instrument_does_every_installed_framework(fake_openai: FakeOpenAI):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert agentel.instrument(tracer_provider=provider) == ["openai-agents"]
+    try:
+        fake_openai.set_responder(lambda request: Reply(text="ok"))
+        await Runner.run(support_agents(fake_openai), "a")
+    finally:
+        agentel.uninstrument()
+    assert [s.name for s in exporter.get_finished_spans()][-1] == "invoke_workflow Agent workflow"
+    assert not OpenAIAgentsInstrumentor().is_instrumented_by_opentelemetry
+
+
+@function_tool
+def _unused() -> str:
+    """Defined at import time, before any instrumentation, like most apps' tools."""
+    return "x"
