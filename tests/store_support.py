@@ -229,3 +229,30 @@ def support_run(seed: int | None = None, **kwargs: Any) -> TraceBuilder:
     run.tool(billing, "issue_refund", "Billing")
     run.finish(duration_ms=800)
     return run
+
+
+def write_runs(
+    url: str, seeds: list[int], half: str = "all", spans_per_batch: int = 8, start_at: float = 0
+) -> None:
+    """Write the support runs of ``seeds`` through the exporter (used by writer processes).
+
+    ``half`` = ``even`` or ``odd`` writes every other span of each run, so two processes
+    together deliver each trace; batches mix spans of several traces. Writing starts at the
+    wall-clock time ``start_at``, so processes started one after another write at once.
+    """
+    import time
+
+    from agentel.store.exporter import StoreSpanExporter
+
+    spans: list[ReadableSpan] = []
+    for seed in seeds:
+        run = support_run(seed=seed, start_ns=BASE_NS + seed * MS)
+        start = {"all": 0, "even": 0, "odd": 1}[half]
+        spans.extend(run.spans[start :: 1 if half == "all" else 2])
+    exporter = StoreSpanExporter(url)
+    time.sleep(max(0.0, start_at - time.time()))
+    for i in range(0, len(spans), spans_per_batch):
+        result = exporter.export(spans[i : i + spans_per_batch])
+        if result.name != "SUCCESS":
+            raise SystemExit(f"batch {i} failed")
+    exporter.shutdown()

@@ -1,0 +1,251 @@
+"""Writers: several batches and processes, re-export, schema migration, and outages."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+
+from agentel import semconv
+from agentel.store import SCHEMA_VERSION, SchemaTooNewError, open_store, sqlite_path
+from agentel.store import schema as store_schema
+from agentel.store.base import NAMES_INSERT, SPAN_INSERT
+from agentel.store.exporter import StoreSpanExporter
+from agentel.store.pricing import price_table
+from agentel.store.query import refresh_traces_sql
+from agentel.store.rows import RowBuilder
+from store_support import drop_schema, postgres_url, store_url, support_run  # noqa: F401
+
+TESTS_DIR = Path(__file__).parent
+
+
+def _writers(url: str, jobs: list[tuple[list[int], str, int]]) -> None:
+    """Run one writer process per (seeds, half, spans per batch), all starting together."""
+    start_at = time.time() + 1.5  # after every process has imported what it needs
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import store_support; "
+                f"store_support.write_runs({url!r}, {seeds!r}, {half!r}, {size}, {start_at})",
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        for seeds, half, size in jobs
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()
+
+
+def test_exporter_writes_spans_from_a_tracer_provider(store_url: str) -> None:  # noqa: F811
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(StoreSpanExporter(store_url)))
+    tracer = provider.get_tracer("test")
+    workflow = {semconv.GEN_AI_OPERATION_NAME: semconv.OP_INVOKE_WORKFLOW}
+    agent = {semconv.GEN_AI_OPERATION_NAME: semconv.OP_INVOKE_AGENT, semconv.GEN_AI_AGENT_NAME: "A"}
+    with (
+        tracer.start_as_current_span("invoke_workflow W", attributes=workflow),
+        tracer.start_as_current_span("invoke_agent A", attributes=agent),
+    ):
+        pass
+    provider.shutdown()
+    with open_store(store_url) as store:
+        [trace] = store.get_traces(agent="A")
+        tree = store.get_trace(trace.trace_id)
+    assert [r.name for r in tree.roots] == ["invoke_workflow W"]
+    assert [c.name for c in tree.roots[0].children] == ["invoke_agent A"]
+
+
+def test_a_trace_split_over_two_processes_adds_up(store_url: str) -> None:  # noqa: F811
+    open_store(store_url).close()  # create the schema once, before the race
+    seeds = list(range(100, 112))
+    _writers(store_url, [(seeds, "even", 1), (seeds, "odd", 1)])  # one span per transaction
+    with open_store(store_url) as store:
+        traces = store.get_traces(limit=100)
+        assert len(traces) == len(seeds)
+        for trace in traces:
+            assert trace.complete
+            assert (trace.span_count, trace.input_tokens, trace.output_tokens) == (8, 3000, 300)
+            assert trace.cost_usd == pytest.approx(0.0035 + 0.000345)
+            assert trace.root_agent == "Triage"
+
+
+def test_concurrent_writers_lose_nothing(store_url: str) -> None:  # noqa: F811
+    open_store(store_url).close()
+    groups = [list(range(start, start + 40)) for start in (0, 1000, 2000, 3000)]
+    _writers(store_url, [(seeds, "all", 8) for seeds in groups])
+    with open_store(store_url) as store:
+        assert store.counts() == (160, 160 * 8)
+        [by_workflow] = store.stats("workflow")
+        assert (by_workflow.runs, by_workflow.input_tokens) == (160, 160 * 3000)
+
+
+def test_re_export_through_the_exporter_is_harmless(store_url: str) -> None:  # noqa: F811
+    exporter = StoreSpanExporter(store_url)
+    run = support_run(seed=7)
+    assert exporter.export(run.spans) is SpanExportResult.SUCCESS
+    assert exporter.export(run.spans) is SpanExportResult.SUCCESS
+    with open_store(store_url) as store:
+        assert store.counts() == (1, 8)
+        assert store.get_traces()[0].input_tokens == 3000
+
+
+# --- migrations --------------------------------------------------------------------------------
+
+
+def _connect_raw(url: str):
+    """A plain DB-API connection to the store's database, and its dialect."""
+    path = sqlite_path(url)
+    if path is not None:
+        return sqlite3.connect(path, isolation_level=None), store_schema.SQLITE
+    import psycopg
+    from psycopg import sql
+
+    from agentel.store.postgres import split_schema
+
+    conninfo, schema = split_schema(url)
+    conn = psycopg.connect(conninfo, autocommit=True)
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    return conn, store_schema.POSTGRES
+
+
+def test_opening_a_first_schema_store_upgrades_it(store_url: str) -> None:  # noqa: F811
+    conn, dialect = _connect_raw(store_url)
+    cursor = conn.cursor()
+    assert store_schema.upgrade(cursor, dialect, 0, target=1) == 1
+    run = support_run(seed=40, metadata={"user": "alice"})
+    rows = RowBuilder(price_table()).rows(run.spans)
+    # what an agentel with the first schema wrote: spans, names and the trace row
+    cursor.executemany(dialect.sql(SPAN_INSERT), rows.spans)
+    cursor.executemany(dialect.sql(NAMES_INSERT), rows.names)
+    refresh, params = refresh_traces_sql(1)
+    cursor.execute(dialect.sql(refresh), [*params, run.trace_hex])
+    conn.close()
+
+    with open_store(store_url) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        [trace] = store.get_traces(metadata=("user", "alice"))
+        assert trace.trace_id == run.trace_hex
+        assert trace.metadata == {"user": "alice"}
+        assert store.counts() == (1, 8)
+
+
+def test_a_newer_schema_is_a_clear_error(store_url: str) -> None:  # noqa: F811
+    open_store(store_url).close()
+    conn, dialect = _connect_raw(store_url)
+    conn.cursor().execute(
+        dialect.sql(f"INSERT INTO {store_schema.VERSION_TABLE} (version) VALUES (?)"), (99,)
+    )
+    conn.close()
+    with pytest.raises(SchemaTooNewError, match=r"schema version 99.*upgrade agentel"):
+        open_store(store_url)
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+
+def test_an_unwritable_store_fails_the_batch_without_raising(tmp_path: Path, caplog) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    exporter = StoreSpanExporter(str(blocker / "agentel.db"))
+    with caplog.at_level(logging.WARNING, logger="agentel.store.exporter"):
+        results = [exporter.export(support_run(seed=s).spans) for s in (1, 2, 3)]
+    assert results == [SpanExportResult.FAILURE] * 3
+    assert (exporter.failed_batches, exporter.failed_spans, exporter.exported_spans) == (3, 24, 0)
+    assert len(caplog.records) == 1
+    assert "could not write 8 spans" in caplog.records[0].getMessage()
+
+
+class TcpProxy:
+    """Forwards a local port to the database; ``stop`` is an outage, ``start`` the repair."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.port = 0
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.start()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        assert self._listener is not None
+        for s in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept(); close() alone does not
+            s.close()
+        self._sockets = []
+
+
+def test_a_postgres_outage_fails_batches_cleanly_and_the_next_batch_reconnects(caplog) -> None:
+    direct_url = postgres_url()
+    parts = urlsplit(direct_url)
+    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{proxy.port}"
+    proxied = urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    exporter = StoreSpanExporter(proxied)
+    try:
+        assert exporter.export(support_run(seed=1).spans) is SpanExportResult.SUCCESS
+        proxy.stop()
+        with caplog.at_level(logging.WARNING, logger="agentel.store.exporter"):
+            down = [exporter.export(support_run(seed=s).spans) for s in (2, 3)]
+            assert down == [SpanExportResult.FAILURE] * 2
+            assert (exporter.failed_batches, exporter.failed_spans) == (2, 16)
+            assert len(caplog.records) == 1
+            proxy.start()
+            assert exporter.export(support_run(seed=4).spans) is SpanExportResult.SUCCESS
+        assert "writable again" in caplog.records[-1].getMessage()
+        with open_store(direct_url) as store:
+            assert store.counts() == (2, 16)
+    finally:
+        exporter.shutdown()
+        proxy.stop()
+        drop_schema(direct_url)
