@@ -556,3 +556,7 @@ def doctor(ctx: click.Context) -> None:
         click.echo("  openai-agents is not installed (pip install 'agentel[openai-agents]')")
     if problems:
         ctx.exit(1)
+
+
+if __name__ == "__main__":  # python -m agentel.cli
+    main(prog_name="agentel")
