@@ -122,17 +122,20 @@ def build_span_exporter(
     return OTLPSpanExporter(headers=target.headers or None, **kwargs)
 
 
-def build_metric_exporter(protocol: str, target: OTLPTarget) -> MetricExporter:
+def build_metric_exporter(
+    protocol: str, target: OTLPTarget, timeout: float | None = None
+) -> MetricExporter:
     """The matching metric exporter; the endpoint follows the traces one when it was set."""
     endpoint = target.endpoint
     if endpoint and endpoint.endswith(TRACES_PATH):
         endpoint = endpoint[: -len(TRACES_PATH)] + METRICS_PATH
+    kwargs: dict[str, Any] = {"endpoint": endpoint, "timeout": timeout}
     if protocol == "grpc":
         headers = tuple(target.headers.items()) or None
-        return _grpc_module("metrics").OTLPMetricExporter(endpoint=endpoint, headers=headers)
+        return _grpc_module("metrics").OTLPMetricExporter(headers=headers, **kwargs)
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
-    return OTLPMetricExporter(endpoint=endpoint, headers=target.headers or None)
+    return OTLPMetricExporter(headers=target.headers or None, **kwargs)
 
 
 class PresetOTLPSpanExporter(SpanExporter):

@@ -122,7 +122,7 @@ class Pipeline:
         timeout = self._exit_flush_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + timeout
         run_bounded(self._flush_all, timeout, "flush")
-        run_bounded(self._close, max(deadline - time.monotonic(), 0.1), "shutdown")
+        run_bounded(self._close, max(deadline - time.monotonic(), 0.5), "shutdown")
 
     def _retire(self) -> bool:
         """Close this pipeline's exporters but leave its providers running for the next
@@ -367,7 +367,9 @@ def _assemble(
     readers = list(metric_readers)
     if config.metrics and "otlp" in {n.name for n in named} and target.accepts_metrics:
         readers.append(
-            PeriodicExportingMetricReader(build_metric_exporter(config.otlp_protocol, target))
+            PeriodicExportingMetricReader(
+                build_metric_exporter(config.otlp_protocol, target, config.batch.export_timeout)
+            )
         )
     meter_provider, meter_joined = (
         metrics_setup.build_or_join(readers, resource) if config.metrics else (None, False)

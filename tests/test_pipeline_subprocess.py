@@ -1,0 +1,114 @@
+"""Whole processes: a short script loses no span at exit, a dead backend cannot hang it, and
+``opentelemetry-instrument`` works from environment variables alone."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from celesto_fake import FakeCelesto
+from otlp_receiver import OTLPReceiver
+
+TESTS = Path(__file__).parent
+OPENTELEMETRY_INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+RUN_NAMES = {
+    "invoke_workflow Agent workflow",
+    "invoke_agent Forecaster",
+    "chat scripted-4o",
+    "execute_tool get_weather",
+}
+AGENT_RUN = """
+from agents import Runner
+from pipeline_scripted_model import weather_agent
+print(Runner.run_sync(weather_agent(), "Weather in Paris?").final_output)
+"""
+
+
+@pytest.fixture
+def receiver() -> Iterator[OTLPReceiver]:
+    with OTLPReceiver() as running:
+        yield running
+
+
+def _env(**extra: str) -> dict[str, str]:
+    own = ("OTEL_", "AGENTEL_", "CELESTO_", "LANGFUSE_", "DD_", "PHOENIX_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    return {**env, **extra}
+
+
+def _run(argv: list[str], env: dict[str, str], tmp_path: Path, code: str) -> tuple[str, float]:
+    script = tmp_path / "app.py"
+    script.write_text(code)
+    started = time.perf_counter()
+    done = subprocess.run([*argv, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    assert "Sunny" in done.stdout or "Sunny" not in code, done.stderr
+    return done.stderr, elapsed
+
+
+def test_a_script_that_exits_right_after_a_run_delivers_every_span(
+    receiver: OTLPReceiver, tmp_path: Path
+) -> None:
+    code = 'import agentel\nagentel.setup("otlp", schedule_delay=60)\n' + AGENT_RUN
+    _run([sys.executable], _env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url), tmp_path, code)
+    names = [span.name for span in receiver.spans()]
+    assert set(names) == RUN_NAMES
+    assert len(names) == 5  # two model calls
+
+
+def test_a_dead_backend_cannot_hang_exit_and_the_loss_is_reported(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = (
+        "import agentel\n"
+        f'agentel.setup("otlp", otlp_endpoint="http://127.0.0.1:{port}/v1/traces", '
+        "schedule_delay=60, export_timeout=0.3, exit_flush_timeout=2)\n" + AGENT_RUN
+    )
+    stderr, elapsed = _run([sys.executable], _env(), tmp_path, code)
+    assert "5 span(s) could not be sent by the otlp exporter" in stderr
+    assert elapsed < 10
+
+
+def test_opentelemetry_instrument_with_env_only_sends_to_otlp_and_celesto(
+    receiver: OTLPReceiver, tmp_path: Path
+) -> None:
+    with FakeCelesto() as celesto:
+        env = _env(
+            OTEL_TRACES_EXPORTER="otlp,agentel_celesto",
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_BSP_SCHEDULE_DELAY="50",
+            CELESTO_API_KEY="cel_env_key",
+            CELESTO_BASE_URL=celesto.base_url,
+        )
+        _run([str(OPENTELEMETRY_INSTRUMENT), sys.executable], env, tmp_path, AGENT_RUN)
+    assert {span.name for span in receiver.spans()} == RUN_NAMES
+    traces = [item for item in celesto.items() if item["object"] == "trace"]
+    assert [t["workflow_name"] for t in traces] == ["Agent workflow"]  # sent once, not twice
+    assert {post.headers["authorization"] for post in celesto.posts} == {"Bearer cel_env_key"}
+
+
+def test_opentelemetry_instrument_adds_celesto_when_only_its_key_is_set(tmp_path: Path) -> None:
+    with FakeCelesto() as celesto:
+        env = _env(
+            OTEL_TRACES_EXPORTER="none",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+            CELESTO_API_KEY="cel_auto",
+            CELESTO_BASE_URL=celesto.base_url,
+        )
+        _run([str(OPENTELEMETRY_INSTRUMENT), sys.executable], env, tmp_path, AGENT_RUN)
+    kinds = [item.get("span_data", {}).get("type", "trace") for item in celesto.items()]
+    assert kinds == ["trace", "agent", "generation", "function", "generation"]
