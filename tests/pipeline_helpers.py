@@ -29,7 +29,7 @@ def reset_otel_globals() -> None:
 def clean_pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No env of ours, no global provider, no pipeline: before and after each test."""
     for name in list(os.environ):
-        if name.startswith(_OWN_PREFIXES):
+        if name.startswith(_OWN_PREFIXES) and not name.startswith("AGENTEL_TEST_"):
             monkeypatch.delenv(name)
     reset_otel_globals()
     yield

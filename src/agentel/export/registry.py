@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +23,21 @@ class NamedExporter:
     immediate: bool = False
 
 
-def _db_url(name: str, db_url: str | None, env: Mapping[str, str]) -> str:
-    url = db_url or env.get(s.ENV_DB, "")
-    if name == "sqlite":
-        return url if url.startswith("sqlite") else s.DEFAULT_DB
-    if not url.startswith("postgres"):
+def _db_url(name: str, db_url: str | None) -> str:
+    """The store URL for ``sqlite`` or ``postgres``: ``db_url``, else ``AGENTEL_DB``, else
+    ``./agentel.db``; a URL of the other kind is an error rather than a silent switch."""
+    from agentel.store import resolve_url
+
+    url = resolve_url(db_url)
+    if name == "postgres" and not url.startswith("postgresql://"):
         raise s.SettingError(
             f"The postgres exporter needs a PostgreSQL URL in db_url or {s.ENV_DB} "
-            f"(postgresql://user@host/db); it is {url or 'unset'}."
+            "(postgresql://user@host:5432/db)."
+        )
+    if name == "sqlite" and not url.startswith("sqlite://"):
+        raise s.SettingError(
+            f"The sqlite exporter got a PostgreSQL URL from db_url or {s.ENV_DB}; "
+            "name the postgres exporter instead."
         )
     return url
 
@@ -43,10 +48,8 @@ def build(
     target: OTLPTarget,
     *,
     db_url: str | None = None,
-    env: Mapping[str, str] | None = None,
 ) -> NamedExporter:
     """The exporter called ``name``, configured from ``config`` and the environment."""
-    env = os.environ if env is None else env
     exporter: Any
     if name == "otlp":
         exporter = build_span_exporter(config.otlp_protocol, target, config.batch.export_timeout)
@@ -66,5 +69,5 @@ def build(
     if name in ("sqlite", "postgres"):
         from agentel.store.exporter import StoreSpanExporter
 
-        return NamedExporter(name, StoreSpanExporter(_db_url(name, db_url, env)))
+        return NamedExporter(name, StoreSpanExporter(_db_url(name, db_url)))
     raise s.SettingError(f"unknown exporter {name!r}; use one of {', '.join(s.EXPORTER_NAMES)}.")
