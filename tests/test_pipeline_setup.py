@@ -257,3 +257,33 @@ def test_an_existing_meter_provider_is_joined() -> None:
     metrics.set_meter_provider(users)
     pipeline = agentel.setup("memory", metric_readers=[InMemoryMetricReader()], **FAST)
     assert pipeline.meter_provider is users
+
+
+def test_an_explicit_setup_replaces_the_one_opentelemetry_instrument_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentel.export.auto import post_instrument
+
+    trace.set_tracer_provider(TracerProvider())  # as the OTel configurator would
+    monkeypatch.setenv("AGENTEL_EXPORTERS", "memory")
+    post_instrument()
+    automatic = pipeline_module.current()
+    assert automatic is not None and list(automatic.exporters) == ["memory"]
+
+    chosen = agentel.setup("memory", **FAST)
+    assert chosen is not automatic and pipeline_module.current() is chosen
+    emit_sample_trace()
+    assert automatic.exporter("memory").get_finished_spans() == ()  # type: ignore[attr-defined]
+    assert len(chosen.exporter("memory").get_finished_spans()) == len(SAMPLE_SPANS)  # type: ignore[attr-defined]
+
+
+def test_a_bad_value_in_the_environment_never_stops_an_auto_instrumented_app(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agentel.export.auto import post_instrument
+
+    monkeypatch.setenv("AGENTEL_EXPORTERS", "nonsense")
+    with caplog.at_level(logging.WARNING):
+        post_instrument()
+    assert "AGENTEL_EXPORTERS" in caplog.text
+    assert pipeline_module.current() is None

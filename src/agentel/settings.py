@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 _log = logging.getLogger(__name__)
 
@@ -221,7 +222,9 @@ def parse_ratio(name: str, raw: str | float) -> float:
     return value
 
 
-def _pick(argument: object, arg_name: str, env: Mapping[str, str], env_name: str) -> tuple:
+def _pick(
+    argument: Any, arg_name: str, env: Mapping[str, str], env_name: str
+) -> tuple[Any, str]:
     """The argument if given, else the variable if set: (value, name to blame) or (None, '')."""
     if argument is not None:
         return argument, arg_name

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -403,9 +404,12 @@ def _instrument(
     """Instrument installed frameworks; a framework's failure must not fail setup()."""
     from agentel import instrument as instrument_frameworks
 
+    meter_provider = pipeline.meter_provider
+    if not config.metrics:  # off means off, even when some other MeterProvider is global
+        meter_provider = NoOpMeterProvider()
     kwargs: dict[str, Any] = {
         "tracer_provider": pipeline.tracer_provider,
-        "meter_provider": pipeline.meter_provider,
+        "meter_provider": meter_provider,
         "capture_content": config.content.capture,
         "content_max_length": config.content.max_length,
         "capture_blobs": config.content.capture_blobs,

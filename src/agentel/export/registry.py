@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -50,7 +49,6 @@ def build(
     db_url: str | None = None,
 ) -> NamedExporter:
     """The exporter called ``name``, configured from ``config`` and the environment."""
-    exporter: Any
     if name == "otlp":
         exporter = build_span_exporter(config.otlp_protocol, target, config.batch.export_timeout)
         return NamedExporter(name, with_dialect(exporter, config.dialect))
