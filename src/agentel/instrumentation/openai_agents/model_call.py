@@ -7,6 +7,7 @@ the same object, and because this is the hottest path agentel has (one per model
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -16,7 +17,7 @@ from agentel import semconv as sc
 from agentel.settings import ContentCapture
 
 from . import convert, state
-from .state import Node, Telemetry, set_usage_attributes
+from .state import Node, Telemetry, usage_attributes
 
 _OPENAI_MODEL_CLASSES = frozenset(
     {"OpenAIResponsesModel", "OpenAIChatCompletionsModel", "OpenAIResponsesWSModel"}
@@ -74,15 +75,57 @@ def _token_counts(usage: Any) -> tuple[int, int, int, int, int]:
     """(input incl. cached, output, cache read, cache creation, reasoning) from any usage."""
     if usage is None:
         return (0, 0, 0, 0, 0)
-    input_details = getattr(usage, "input_tokens_details", None)
-    output_details = getattr(usage, "output_tokens_details", None)
-    return (
-        int(getattr(usage, "input_tokens", 0) or 0),
-        int(getattr(usage, "output_tokens", 0) or 0),
-        int(getattr(input_details, "cached_tokens", 0) or 0),
-        int(getattr(input_details, "cache_creation_tokens", 0) or 0),
-        int(getattr(output_details, "reasoning_tokens", 0) or 0),
-    )
+    try:
+        input_details = usage.input_tokens_details
+        output_details = usage.output_tokens_details
+        return (
+            usage.input_tokens or 0,
+            usage.output_tokens or 0,
+            (input_details.cached_tokens or 0) if input_details is not None else 0,
+            getattr(input_details, "cache_creation_tokens", 0) or 0,
+            (output_details.reasoning_tokens or 0) if output_details is not None else 0,
+        )
+    except AttributeError:
+        return (
+            int(getattr(usage, "input_tokens", 0) or 0),
+            int(getattr(usage, "output_tokens", 0) or 0),
+            0,
+            0,
+            0,
+        )
+
+
+class _ModelProfile:
+    """What a model object says about itself, read once per model instead of once per call."""
+
+    __slots__ = ("attributes", "metric_attributes", "provider", "request_model")
+
+    def __init__(self, model: Any) -> None:
+        self.request_model = str(getattr(model, "model", None) or type(model).__name__)
+        self.provider = provider_of(model, self.request_model)
+        self.metric_attributes: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
+            sc.GEN_AI_PROVIDER_NAME: self.provider,
+            sc.GEN_AI_REQUEST_MODEL: self.request_model,
+        }
+        host, port = _server(model)
+        if host is not None:
+            self.metric_attributes[sc.SERVER_ADDRESS] = host
+            self.metric_attributes[sc.SERVER_PORT] = port
+        self.attributes = dict(self.metric_attributes)
+
+
+_profiles: weakref.WeakKeyDictionary[Any, _ModelProfile] = weakref.WeakKeyDictionary()
+
+
+def _profile(model: Any) -> _ModelProfile:
+    try:
+        profile = _profiles.get(model)
+        if profile is None:
+            profile = _profiles[model] = _ModelProfile(model)
+        return profile
+    except TypeError:  # a model object that cannot be weakly referenced or hashed
+        return _ModelProfile(model)
 
 
 class ModelCall:
@@ -122,26 +165,14 @@ class ModelCall:
         stream: bool,
         parent: Node | None,
     ) -> ModelCall:
-        request_model = str(getattr(model, "model", None) or type(model).__name__)
-        provider = provider_of(model, request_model)
-        attributes: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
-            sc.GEN_AI_PROVIDER_NAME: provider,
-            sc.GEN_AI_REQUEST_MODEL: request_model,
-            sc.GEN_AI_REQUEST_STREAM: stream,
-        }
+        profile = _profile(model)
+        attributes = dict(profile.attributes)
+        attributes[sc.GEN_AI_REQUEST_STREAM] = stream
         settings = argument(args, kwargs, "model_settings")
         if settings is not None:
             _add_settings(attributes, settings)
-        host, port = _server(model)
-        metric_attributes = {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
-            sc.GEN_AI_PROVIDER_NAME: provider,
-            sc.GEN_AI_REQUEST_MODEL: request_model,
-        }
-        if host is not None:
-            attributes[sc.SERVER_ADDRESS] = metric_attributes[sc.SERVER_ADDRESS] = host
-            attributes[sc.SERVER_PORT] = metric_attributes[sc.SERVER_PORT] = port
+        provider = profile.provider
+        request_model = profile.request_model
         name = f"{sc.OP_CHAT} {request_model}"
         if parent is not None:
             node = telemetry.start_node(state.CHAT, name, "", parent, attributes, SpanKind.CLIENT)
@@ -157,7 +188,7 @@ class ModelCall:
         if tracing is not None and not tracing.include_data():
             capture = ContentCapture.NO_CONTENT
         call = cls(telemetry, model, node, capture)
-        call.metric_attributes = metric_attributes
+        call.metric_attributes = dict(profile.metric_attributes)
         if capture.enabled:
             try:
                 call._record_input(args, kwargs)
@@ -229,15 +260,16 @@ class ModelCall:
             return
         incomplete = getattr(getattr(raw, "incomplete_details", None), "reason", None)
         finish = convert.finish_reason(output, incomplete)
+        tokens = _token_counts(usage)
+        attributes: dict[str, Any] = usage_attributes(tokens)
+        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (finish,)
         if response_id:
-            span.set_attribute(sc.GEN_AI_RESPONSE_ID, response_id)
+            attributes[sc.GEN_AI_RESPONSE_ID] = response_id
         response_model = getattr(raw, "model", None)
         if response_model:
-            span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, response_model)
+            attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
             self.metric_attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
-        span.set_attribute(sc.GEN_AI_RESPONSE_FINISH_REASONS, (finish,))
-        tokens = _token_counts(usage)
-        set_usage_attributes(span, tokens)
+        span.set_attributes(attributes)
         node = self.node
         for target in (node.agent, node.workflow):
             if target is not None:

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 from agentel import semconv as sc
 
 from . import state
-from .state import Node, Telemetry, log_once, mark_error, set_usage_attributes
+from .state import Node, Telemetry, log_once, mark_error, usage_attributes
 
 try:  # the base class only matters for isinstance checks inside the SDK
     from agents.tracing import TracingProcessor as _Base
@@ -255,7 +255,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
             tokens = (int(usage.input_tokens or 0), int(usage.output_tokens or 0))
         else:
             return
-        set_usage_attributes(node.span, tokens)
+        node.span.set_attributes(usage_attributes((*tokens, 0, 0, 0)))
         for target in (node.agent, node.workflow):
             if target is not None:
                 target.add_usage((*tokens, 0, 0, 0))
@@ -271,8 +271,8 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
         try:
             kind = node.kind
             telemetry = self.telemetry
-            if kind in (state.AGENT, state.WORKFLOW):
-                set_usage_attributes(node.span, node.usage)
+            if kind in (state.AGENT, state.WORKFLOW) and node.usage is not None:
+                node.span.set_attributes(usage_attributes(node.usage))
             duration = time.perf_counter() - node.started
             if kind == state.AGENT:
                 if node.provider is None:

@@ -83,12 +83,21 @@ class Node:
             self.usage[index] += value
 
 
-def set_usage_attributes(span: Span, usage: list[int] | tuple[int, ...] | None) -> None:
+def usage_attributes(usage: list[int] | tuple[int, ...] | None) -> dict[str, int]:
+    """Token counts as semconv attributes; the optional kinds only when there are some."""
     if usage is None:
-        return
-    for name, value in zip(sc.USAGE_ATTRIBUTES, usage, strict=False):
-        if value or name in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
-            span.set_attribute(name, value)
+        return {}
+    values = {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: usage[0],
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: usage[1],
+    }
+    if usage[2]:
+        values[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage[2]
+    if usage[3]:
+        values[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage[3]
+    if usage[4]:
+        values[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage[4]
+    return values
 
 
 def record_exception(node: Node, exc: BaseException) -> None:

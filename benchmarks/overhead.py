@@ -1,0 +1,226 @@
+"""What tracing a run with agentel costs: added wall and CPU time per run and per span.
+
+Machines here drift in speed by up to 2x between processes, so runs are measured in pairs in
+one process: a traced run and the same run with ``RunConfig(tracing_disabled=True)`` (which
+the instrumentation honours by doing nothing), alternating which goes first. The figure is the
+median of the per-pair differences. CPU is ``time.process_time()``, all threads, so the OTel
+BatchSpanProcessor's export thread is counted too.
+
+Scenario (10 spans): workflow > triage (chat, tool, chat, handoff) > billing (chat, tool, chat).
+
+    python benchmarks/overhead.py            # both model kinds, content off and on
+    python benchmarks/overhead.py --pairs 100 --only inprocess
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agents import (
+    Agent,
+    Model,
+    ModelResponse,
+    OpenAIResponsesModel,
+    RunConfig,
+    Runner,
+    Usage,
+    function_tool,
+)
+from agents.testing import assistant_message, function_call
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from agentel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from fake_openai import FakeOpenAI, Reply, ToolCall
+
+SPANS_PER_RUN = 10
+PROMPT = "My order A7 arrived broken, please refund 5.5"
+
+
+class DiscardingExporter(SpanExporter):
+    """Receives every batch and drops it: we measure making spans, not a network."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        self.count += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+@function_tool
+def lookup_order(order_id: str) -> str:
+    """Look up an order by its id."""
+    return f"order {order_id}: delivered, damaged"
+
+
+@function_tool
+def refund(order_id: str, amount: float) -> str:
+    """Refund part of an order."""
+    return f"refunded {amount} on {order_id}"
+
+
+def _next_step(agent: str, tool_outputs: int) -> tuple[str | None, str, dict[str, Any]]:
+    """(tool to call or None for the answer, call id, arguments) for the scenario."""
+    if agent == "triage":
+        if tool_outputs == 0:
+            return "lookup_order", "call_lookup", {"order_id": "A7"}
+        return "transfer_to_billing", "call_handoff", {}
+    if tool_outputs < 3:  # the lookup and the handoff each left one output
+        return "refund", "call_refund", {"order_id": "A7", "amount": 5.5}
+    return None, "", {}
+
+
+class ScenarioModel(Model):
+    """An in-process model that plays the scenario with no I/O at all."""
+
+    model = "gpt-4o"
+
+    async def get_response(self, system_instructions, input, *args: Any, **kwargs: Any):
+        agent = "triage" if "route" in (system_instructions or "") else "billing"
+        outputs = sum(
+            1
+            for item in input
+            if isinstance(item, dict) and item.get("type") == "function_call_output"
+        )
+        tool, call_id, arguments = _next_step(agent, outputs)
+        item = (
+            function_call(tool, arguments, call_id=call_id)
+            if tool
+            else assistant_message("Refunded 5.5 on order A7.")
+        )
+        return ModelResponse(
+            output=[item],
+            usage=Usage(requests=1, input_tokens=120, output_tokens=15, total_tokens=135),
+            response_id=f"resp_{agent}_{outputs}",
+        )
+
+    def stream_response(self, *args: Any, **kwargs: Any):
+        raise NotImplementedError
+
+
+def _loopback_responder(request: Any) -> Reply:
+    agent = "triage" if "route" in (request.instructions or "") else "billing"
+    tool, call_id, arguments = _next_step(agent, len(request.tool_outputs))
+    if tool is None:
+        return Reply(text="Refunded 5.5 on order A7.")
+    return Reply(tool_calls=[ToolCall(tool, arguments, call_id=call_id)])
+
+
+def _agents(model: Model) -> Agent[Any]:
+    billing = Agent(
+        name="billing",
+        instructions="You handle refunds.",
+        handoff_description="Refunds",
+        model=model,
+        tools=[refund],
+    )
+    return Agent(
+        name="triage",
+        instructions="You route customer requests.",
+        model=model,
+        tools=[lookup_order],
+        handoffs=[billing],
+    )
+
+
+async def _measure(agent: Agent[Any], pairs: int, warmup: int) -> dict[str, float]:
+    traced_config = RunConfig(workflow_name="bench")
+    plain_config = RunConfig(workflow_name="bench", tracing_disabled=True)
+    wall_diffs: list[float] = []
+    cpu_diffs: list[float] = []
+    plain_walls: list[float] = []
+    plain_cpus: list[float] = []
+    for index in range(warmup + pairs):
+        timings: dict[bool, tuple[float, float]] = {}
+        order = (True, False) if index % 2 == 0 else (False, True)
+        for traced in order:
+            config = traced_config if traced else plain_config
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            await Runner.run(agent, PROMPT, run_config=config)
+            timings[traced] = (time.perf_counter() - wall0, time.process_time() - cpu0)
+        if index < warmup:
+            continue
+        wall_diffs.append(timings[True][0] - timings[False][0])
+        cpu_diffs.append(timings[True][1] - timings[False][1])
+        plain_walls.append(timings[False][0])
+        plain_cpus.append(timings[False][1])
+    wall = statistics.median(wall_diffs)
+    cpu = statistics.median(cpu_diffs)
+    return {
+        "plain_wall_us": statistics.median(plain_walls) * 1e6,
+        "plain_cpu_us": statistics.median(plain_cpus) * 1e6,
+        "added_wall_us": wall * 1e6,
+        "added_cpu_us": cpu * 1e6,
+        "wall_per_span_us": wall * 1e6 / SPANS_PER_RUN,
+        "cpu_per_span_us": cpu * 1e6 / SPANS_PER_RUN,
+        "cpu_pct": 100 * cpu / statistics.median(plain_cpus),
+    }
+
+
+def _run_case(kind: str, capture: str, pairs: int, warmup: int) -> dict[str, float]:
+    provider = TracerProvider()
+    exporter = DiscardingExporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    instrumentor = OpenAIAgentsInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_content=capture)
+    fake = None
+    try:
+        if kind == "inprocess":
+            agent = _agents(ScenarioModel())
+        else:
+            fake = FakeOpenAI()
+            fake.set_responder(_loopback_responder)
+            agent = _agents(OpenAIResponsesModel(model="gpt-4o", openai_client=fake.client()))
+        result = asyncio.run(_measure(agent, pairs, warmup))
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+        if fake is not None:
+            fake.close()
+    expected = (pairs + warmup) * SPANS_PER_RUN
+    if exporter.count != expected:
+        raise SystemExit(f"exported {exporter.count} spans, expected {expected}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=400, help="measured pairs per case")
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--only", choices=["inprocess", "loopback"])
+    args = parser.parse_args()
+    kinds = [args.only] if args.only else ["inprocess", "loopback"]
+    header = (
+        f"{'model':<10} {'content':<10} {'run wall':>9} {'run cpu':>9} {'+wall/run':>10} "
+        f"{'+cpu/run':>9} {'+wall/span':>11} {'+cpu/span':>10} {'+cpu %':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind in kinds:
+        pairs = args.pairs if kind == "inprocess" else max(50, args.pairs // 4)
+        for capture in ("NO_CONTENT", "SPAN_ONLY"):
+            r = _run_case(kind, capture, pairs, args.warmup)
+            label = "off" if capture == "NO_CONTENT" else "on"
+            print(
+                f"{kind:<10} {label:<10} {r['plain_wall_us']:>7.0f}us {r['plain_cpu_us']:>7.0f}us "
+                f"{r['added_wall_us']:>8.0f}us {r['added_cpu_us']:>7.0f}us "
+                f"{r['wall_per_span_us']:>9.1f}us {r['cpu_per_span_us']:>8.1f}us "
+                f"{r['cpu_pct']:>6.1f}%",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
