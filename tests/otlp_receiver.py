@@ -54,6 +54,32 @@ def _attributes(pairs: Any) -> dict[str, Any]:
     return {kv.key: _value(kv.value) for kv in pairs}
 
 
+def decode_spans(requests: list[Request]) -> list[ReceivedSpan]:
+    """Every span of the given ExportTraceServiceRequest bodies."""
+    spans: list[ReceivedSpan] = []
+    for request in requests:
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(request.body)
+        for resource_spans in message.resource_spans:
+            resource = _attributes(resource_spans.resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    spans.append(
+                        ReceivedSpan(
+                            name=span.name,
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            kind=span.kind,
+                            attributes=_attributes(span.attributes),
+                            resource=resource,
+                            status_code=span.status.code,
+                            events=[event.name for event in span.events],
+                        )
+                    )
+    return spans
+
+
 class OTLPReceiver:
     """Serves ``POST /<anything>`` on 127.0.0.1 and answers ``status`` (200 by default)."""
 
@@ -101,28 +127,7 @@ class OTLPReceiver:
 
     def spans(self) -> list[ReceivedSpan]:
         """Every span of every trace request, decoded."""
-        spans: list[ReceivedSpan] = []
-        for request in self.trace_requests():
-            message = ExportTraceServiceRequest()
-            message.ParseFromString(request.body)
-            for resource_spans in message.resource_spans:
-                resource = _attributes(resource_spans.resource.attributes)
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        spans.append(
-                            ReceivedSpan(
-                                name=span.name,
-                                trace_id=span.trace_id.hex(),
-                                span_id=span.span_id.hex(),
-                                parent_span_id=span.parent_span_id.hex(),
-                                kind=span.kind,
-                                attributes=_attributes(span.attributes),
-                                resource=resource,
-                                status_code=span.status.code,
-                                events=[event.name for event in span.events],
-                            )
-                        )
-        return spans
+        return decode_spans(self.trace_requests())
 
     def metric_names(self) -> set[str]:
         names: set[str] = set()
@@ -157,3 +162,46 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+class OTLPGrpcReceiver:
+    """The same for OTLP/gRPC: a loopback TraceService recording each call's metadata and
+    request, decoded into the same spans as the HTTP receiver."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceResponse,
+        )
+
+        self.requests: list[Request] = []
+        receiver = self
+
+        class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(self, request: Any, context: Any) -> Any:
+                headers = {key: value for key, value in context.invocation_metadata()}
+                receiver.requests.append(
+                    Request("TraceService/Export", headers, request.SerializeToString())
+                )
+                return ExportTraceServiceResponse()
+
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), self._server)
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> OTLPGrpcReceiver:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop(grace=None)
+
+    def spans(self) -> list[ReceivedSpan]:
+        return decode_spans(self.requests)

@@ -4,6 +4,7 @@ decoded from the protobuf a loopback receiver got; one test per backend preset."
 from __future__ import annotations
 
 import base64
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,7 @@ import agentel
 from agentel import semconv as sc
 from agentel.export.otlp import PresetOTLPSpanExporter, resolve_target
 from agentel.settings import SettingError
-from otlp_receiver import OTLPReceiver, ReceivedSpan, wait_for
+from otlp_receiver import OTLPGrpcReceiver, OTLPReceiver, ReceivedSpan, wait_for
 from pipeline_helpers import (
     SAMPLE_SPANS,
     clean_pipeline,
@@ -179,13 +180,26 @@ def test_presets_refuse_grpc() -> None:
         agentel.setup(otlp="phoenix", otlp_protocol="grpc", **FAST)
 
 
-def test_grpc_without_its_exporter_says_what_to_install() -> None:
-    try:
-        import opentelemetry.exporter.otlp.proto.grpc  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("the gRPC exporter is installed")
+def test_grpc_on_request_reaches_a_grpc_collector_with_headers() -> None:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc")
+    with OTLPGrpcReceiver() as grpc_receiver:
+        agentel.setup(
+            "otlp",
+            otlp_protocol="grpc",
+            otlp_endpoint=grpc_receiver.url,
+            otlp_headers={"x-team": "agents"},
+            metrics=False,
+            **FAST,
+        )
+        emit_sample_trace()
+        assert agentel.flush(5000)
+        agentel.shutdown()
+    assert {span.name for span in grpc_receiver.spans()} == set(SAMPLE_SPANS)
+    assert grpc_receiver.requests[0].headers["x-team"] == "agents"
+
+
+def test_grpc_without_its_exporter_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc", None)
     with pytest.raises(SettingError, match=r"agentel\[grpc\]"):
         agentel.setup("otlp", otlp_protocol="grpc", **FAST)
 
