@@ -21,11 +21,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from agentel import semconv
 from agentel.store import SCHEMA_VERSION, SchemaTooNewError, open_store, sqlite_path
 from agentel.store import schema as store_schema
+from agentel.store.aggregate import trace_shares, trace_upsert_sql
 from agentel.store.base import NAMES_INSERT, SPAN_INSERT
 from agentel.store.exporter import StoreSpanExporter
 from agentel.store.pricing import price_table
-from agentel.store.query import refresh_traces_sql
-from agentel.store.rows import RowBuilder
+from agentel.store.rows import RowBuilder, name_rows
 from store_support import drop_schema, postgres_url, store_url, support_run  # noqa: F401
 
 TESTS_DIR = Path(__file__).parent
@@ -131,12 +131,11 @@ def test_opening_a_first_schema_store_upgrades_it(store_url: str) -> None:  # no
     cursor = conn.cursor()
     assert store_schema.upgrade(cursor, dialect, 0, target=1) == 1
     run = support_run(seed=40, metadata={"user": "alice"})
-    rows = RowBuilder(price_table()).rows(run.spans)
+    rows = RowBuilder(price_table()).rows(run.spans).spans
     # what an agentel with the first schema wrote: spans, names and the trace row
-    cursor.executemany(dialect.sql(SPAN_INSERT), rows.spans)
-    cursor.executemany(dialect.sql(NAMES_INSERT), rows.names)
-    refresh, params = refresh_traces_sql(1)
-    cursor.execute(dialect.sql(refresh), [*params, run.trace_hex])
+    cursor.executemany(dialect.sql(SPAN_INSERT), rows)
+    cursor.executemany(dialect.sql(NAMES_INSERT), name_rows(rows))
+    cursor.executemany(trace_upsert_sql(dialect), trace_shares(rows))
     conn.close()
 
     with open_store(store_url) as store:

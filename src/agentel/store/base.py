@@ -14,16 +14,15 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from agentel.store import query
+from agentel.store.aggregate import trace_shares, trace_upsert_sql
 from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
-from agentel.store.rows import SPAN_COLUMNS, RowBuilder
+from agentel.store.rows import SPAN_COLUMNS, RowBuilder, Rows, name_rows
 from agentel.store.schema import Dialect
 
 SPAN_INSERT = (
-    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in SPAN_COLUMNS)}) "
-    "ON CONFLICT (trace_id, span_id) DO NOTHING"
+    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' for _ in SPAN_COLUMNS)})"
 )
 NAMES_INSERT = (
     "INSERT INTO trace_names (kind, name, trace_id) VALUES (?, ?, ?) "
@@ -59,11 +58,12 @@ class TraceStore(ABC):
 
     @abstractmethod
     def _lock_traces(self, cursor: Any, trace_ids: Sequence[str]) -> None:
-        """Serialise writers of the same traces until the transaction ends."""
+        """Serialise writers of the same traces until the transaction ends, so the check
+        for stored spans and the aggregate update see every committed span."""
 
     @abstractmethod
     def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert span rows, ignoring ones already stored."""
+        """Insert span rows that are not stored yet."""
 
     @property
     @abstractmethod
@@ -77,20 +77,42 @@ class TraceStore(ABC):
     # --- writing -----------------------------------------------------------------------------
 
     def write_spans(self, spans: Sequence[ReadableSpan]) -> None:
-        """Store a batch of finished spans in one transaction and update their traces."""
+        """Store a batch of finished spans in one transaction and update their traces.
+
+        Spans already stored are skipped, so sending a batch again changes nothing.
+        """
         if not spans:
             return
         rows = self._rows.rows(spans)
-        trace_ids = sorted({row[0] for row in rows.spans})
-        refresh, refresh_params = query.refresh_traces_sql(len(trace_ids))
         with self._transaction() as cursor:
-            self._lock_traces(cursor, trace_ids)
-            self._insert_spans(cursor, rows.spans)
-            if rows.names:
-                cursor.executemany(self.dialect.sql(NAMES_INSERT), rows.names)
-            if rows.metadata:
-                cursor.executemany(self.dialect.sql(METADATA_INSERT), rows.metadata)
-            cursor.execute(self.dialect.sql(refresh), [*refresh_params, *trace_ids])
+            self.write_rows(cursor, rows)
+
+    def write_rows(self, cursor: Any, rows: Rows) -> None:
+        """The body of the write transaction, on an open cursor."""
+        trace_ids = sorted({row[0] for row in rows.spans})
+        self._lock_traces(cursor, trace_ids)
+        marks = ", ".join("?" for _ in trace_ids)
+        cursor.execute(
+            self.dialect.sql(f"SELECT trace_id, span_id FROM spans WHERE trace_id IN ({marks})"),
+            trace_ids,
+        )
+        stored = set(cursor.fetchall())
+        new = []
+        for row in rows.spans:
+            key = (row[0], row[1])
+            if key not in stored:
+                stored.add(key)  # a span twice in one batch is stored once
+                new.append(row)
+        if not new:
+            return
+        self._insert_spans(cursor, new)
+        self._insert_names(cursor, name_rows(new))
+        if rows.metadata:
+            cursor.executemany(self.dialect.sql(METADATA_INSERT), rows.metadata)
+        cursor.executemany(trace_upsert_sql(self.dialect), trace_shares(new))
+
+    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, str]]) -> None:
+        cursor.executemany(self.dialect.sql(NAMES_INSERT), names)
 
     def prune(self, older_than: When) -> int:
         """Delete traces that started before ``older_than``; return how many were deleted."""

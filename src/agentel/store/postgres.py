@@ -1,10 +1,9 @@
 """The shared store: PostgreSQL, for several processes or hosts writing the same traces.
 
-Spans go in with ``COPY`` into a per-connection staging table, then one
-``INSERT .. ON CONFLICT DO NOTHING`` into ``spans``, so re-sent spans are ignored. Writers of
-the same trace take a transaction-scoped advisory lock on it first, in a fixed order, so the
-trace's aggregates are recomputed by one writer at a time and always see every span that
-has been committed. A lost connection is dropped and opened again on the next call.
+Writers of the same trace take a transaction-scoped advisory lock on it first, in a fixed
+order; under that lock a writer sees every committed span of its traces, skips the ones
+already stored and ``COPY``s the rest straight into ``spans``, then merges the batch into
+the trace aggregates. A lost connection is dropped and opened again on the next call.
 
 A ``schema=NAME`` query parameter in the URL keeps agentel's tables in their own schema of
 the application's database (created if missing).
@@ -31,7 +30,6 @@ except ImportError:  # pragma: no cover - exercised only without the extra insta
     psycopg = None  # type: ignore[assignment]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_STAGING = "agentel_spans_batch"
 _MIGRATION_LOCK = 0x6167656E74656C  # "agentel": one lock id for schema upgrades
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -91,9 +89,6 @@ class PostgresStore(TraceStore):
                 conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
                 conn.execute(pgsql.SQL("SET search_path TO {}").format(name))
             self._version = self._migrate(conn)
-            conn.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE spans) ON COMMIT DELETE ROWS"
-            )
         except BaseException:
             conn.close()
             raise
@@ -153,11 +148,18 @@ class PostgresStore(TraceStore):
         )
 
     def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        columns = ", ".join(SPAN_COLUMNS)
-        with cursor.copy(f"COPY {_STAGING} ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY spans ({', '.join(SPAN_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, str]]) -> None:
+        """One statement for the whole batch rather than a round trip per name."""
+        if not names:
+            return
+        kinds, values, trace_ids = (list(column) for column in zip(*names, strict=True))
         cursor.execute(
-            f"INSERT INTO spans ({columns}) SELECT {columns} FROM {_STAGING} "
-            "ON CONFLICT (trace_id, span_id) DO NOTHING"
+            "INSERT INTO trace_names (kind, name, trace_id) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+            "ON CONFLICT (kind, name, trace_id) DO NOTHING",
+            (kinds, values, trace_ids),
         )

@@ -151,57 +151,6 @@ def spans_sql(where: str) -> str:
     return f"{SPAN_SELECT}{where} ORDER BY start_ns DESC, span_id LIMIT ? OFFSET ?"
 
 
-def refresh_traces_sql(trace_count: int) -> tuple[str, list[Any]]:
-    """Recompute the ``traces`` rows of some traces from all of their stored spans.
-
-    Recomputing from the spans (rather than adding a batch's numbers to the row) is what makes
-    re-export harmless and keeps a trace right when its spans come in several batches or from
-    several processes. Token and cost totals count model-call spans only, because workflow and
-    agent spans carry sums of the same usage.
-    """
-    ids = ", ".join("?" for _ in range(trace_count))
-    chat, agent = semconv.OP_CHAT, semconv.OP_INVOKE_AGENT
-    sql = f"""
-INSERT INTO traces (trace_id, root_span_id, name, workflow, status, start_ns, end_ns,
-    duration_ms, conversation_id, root_agent, span_count, error_count, input_tokens,
-    output_tokens, total_tokens, cost_usd, service, updated_ns)
-SELECT s.trace_id,
-    MAX(CASE WHEN s.is_root = 1 THEN s.span_id END),
-    COALESCE(MAX(CASE WHEN s.is_root = 1 THEN s.name END), MIN(s.name)),
-    COALESCE(MAX(CASE WHEN s.is_root = 1 THEN s.workflow END), MAX(s.workflow)),
-    CASE WHEN SUM(CASE WHEN s.status = ? THEN 1 ELSE 0 END) > 0 THEN ? ELSE ? END,
-    MIN(s.start_ns), MAX(s.end_ns), (MAX(s.end_ns) - MIN(s.start_ns)) / 1000000.0,
-    MAX(s.conversation_id),
-    (SELECT a.agent FROM spans a WHERE a.trace_id = s.trace_id AND a.operation = ?
-        ORDER BY a.start_ns LIMIT 1),
-    COUNT(*),
-    SUM(CASE WHEN s.status = ? THEN 1 ELSE 0 END),
-    COALESCE(SUM(CASE WHEN s.operation = ? THEN s.input_tokens END), 0),
-    COALESCE(SUM(CASE WHEN s.operation = ? THEN s.output_tokens END), 0),
-    COALESCE(SUM(CASE WHEN s.operation = ? THEN s.input_tokens END), 0)
-        + COALESCE(SUM(CASE WHEN s.operation = ? THEN s.output_tokens END), 0),
-    CASE WHEN SUM(CASE WHEN s.operation = ? AND s.cost_usd IS NULL THEN 1 ELSE 0 END) > 0
-        THEN NULL ELSE COALESCE(SUM(CASE WHEN s.operation = ? THEN s.cost_usd END), 0) END,
-    MAX(s.service),
-    ?
-FROM spans s
-WHERE s.trace_id IN ({ids})
-GROUP BY s.trace_id
-ON CONFLICT (trace_id) DO UPDATE SET
-    root_span_id = excluded.root_span_id, name = excluded.name,
-    workflow = excluded.workflow, status = excluded.status, start_ns = excluded.start_ns,
-    end_ns = excluded.end_ns, duration_ms = excluded.duration_ms,
-    conversation_id = excluded.conversation_id, root_agent = excluded.root_agent,
-    span_count = excluded.span_count, error_count = excluded.error_count,
-    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-    total_tokens = excluded.total_tokens, cost_usd = excluded.cost_usd,
-    service = excluded.service, updated_ns = excluded.updated_ns
-"""
-    params: list[Any] = ["ERROR", "error", "ok", agent, "ERROR"]
-    params += [chat] * 6 + [time.time_ns()]
-    return sql, params
-
-
 # --- stats -----------------------------------------------------------------------------------
 
 _SPAN_GROUPS = {

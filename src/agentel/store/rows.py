@@ -112,11 +112,8 @@ class RowBuilder:
         )
 
     def rows(self, spans: Sequence[ReadableSpan]) -> Rows:
-        """The span rows, the trace metadata entries and the names each trace contains.
-
-        Metadata is read from workflow and root spans only, where the instrumentation puts
-        it, so the other spans cost no extra attribute scan.
-        """
+        """The span rows, and the trace metadata entries of their workflow and root spans
+        (where the instrumentation puts them, so other spans cost no extra scan)."""
         rows = [self.row(span) for span in spans]
         metadata = [
             (row[0], key, value)
@@ -124,20 +121,24 @@ class RowBuilder:
             if row[11] == semconv.OP_INVOKE_WORKFLOW or row[3]
             for key, value in metadata_items(dict(span.attributes or {}))
         ]
-        names = {
-            (kind, row[column], row[0])
-            for row in rows
-            for kind, column in _NAME_COLUMNS
-            if row[column] is not None
-        }
-        return Rows(rows, metadata, sorted(names))
+        return Rows(rows, metadata)
+
+
+class Rows(NamedTuple):
+    spans: list[tuple[Any, ...]]
+    metadata: list[tuple[str, str, str]]
 
 
 # (trace_names.kind, index of the column in a span row) for the agent, model and tool filters
 _NAME_COLUMNS = (("agent", 13), ("model", 14), ("tool", 16))
 
 
-class Rows(NamedTuple):
-    spans: list[tuple[Any, ...]]
-    metadata: list[tuple[str, str, str]]
-    names: list[tuple[str, str, str]]
+def name_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, str, str]]:
+    """(kind, name, trace_id) for each distinct agent, model and tool name in each trace."""
+    names = {
+        (kind, row[column], row[0])
+        for row in rows
+        for kind, column in _NAME_COLUMNS
+        if row[column] is not None
+    }
+    return sorted(names)

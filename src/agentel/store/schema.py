@@ -54,7 +54,7 @@ POSTGRES = Dialect(
     {
         "int": "BIGINT",
         "real": "DOUBLE PRECISION",
-        "json": "JSONB",
+        "json": "JSON",
         "bool": "SMALLINT",
         "without_rowid": "",
     },
@@ -114,12 +114,14 @@ CREATE TABLE traces (
     duration_ms {real} NOT NULL,
     conversation_id TEXT,
     root_agent TEXT,
+    root_agent_start_ns {int},
     span_count {int} NOT NULL,
     error_count {int} NOT NULL,
     input_tokens {int} NOT NULL,
     output_tokens {int} NOT NULL,
     total_tokens {int} NOT NULL,
     cost_usd {real},
+    unpriced_calls {int} NOT NULL,
     service TEXT,
     updated_ns {int} NOT NULL
 );

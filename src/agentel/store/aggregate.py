@@ -1,0 +1,151 @@
+"""Trace aggregates, kept up to date from each batch's new spans only.
+
+A batch carries some spans of some traces. For each trace it computes the batch's share
+(span and error counts, token sums, cost, time range, root and first agent), and one upsert
+merges that share into the ``traces`` row: sums add, times widen, the root span's name and
+workflow win once the root arrives. Only spans not already stored count (the writer checks,
+under the trace's lock), so re-export adds nothing and batches from several processes add
+up to the same row as one batch with every span would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from agentel import semconv
+from agentel.store.schema import Dialect
+
+# Positions in a span row (see rows.SPAN_COLUMNS).
+TRACE_ID, SPAN_ID, IS_ROOT, NAME, STATUS, START, END = 0, 1, 3, 4, 6, 8, 9
+OPERATION, WORKFLOW, AGENT, CONVERSATION = 11, 12, 13, 17
+INPUT_TOKENS, OUTPUT_TOKENS, COST, SERVICE = 19, 20, 22, 23
+
+TRACE_UPSERT_COLUMNS = (
+    "trace_id", "root_span_id", "name", "workflow", "status", "start_ns", "end_ns",
+    "duration_ms", "conversation_id", "root_agent", "root_agent_start_ns", "span_count",
+    "error_count", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
+    "unpriced_calls", "service", "updated_ns",
+)  # fmt: skip
+
+
+def trace_upsert_sql(dialect: Dialect) -> str:
+    least, greatest = ("MIN", "MAX") if dialect.name == "sqlite" else ("LEAST", "GREATEST")
+    start = f"{least}(traces.start_ns, excluded.start_ns)"
+    end = f"{greatest}(traces.end_ns, excluded.end_ns)"
+    earlier_agent = (
+        "excluded.root_agent_start_ns IS NOT NULL AND (traces.root_agent_start_ns IS NULL "
+        "OR excluded.root_agent_start_ns < traces.root_agent_start_ns)"
+    )
+    columns = ", ".join(TRACE_UPSERT_COLUMNS)
+    marks = ", ".join("?" for _ in TRACE_UPSERT_COLUMNS)
+    return dialect.sql(f"""
+INSERT INTO traces ({columns}) VALUES ({marks})
+ON CONFLICT (trace_id) DO UPDATE SET
+    root_span_id = COALESCE(traces.root_span_id, excluded.root_span_id),
+    name = CASE WHEN traces.root_span_id IS NOT NULL THEN traces.name
+        WHEN excluded.root_span_id IS NOT NULL OR excluded.start_ns < traces.start_ns
+        THEN excluded.name ELSE traces.name END,
+    workflow = CASE WHEN traces.root_span_id IS NULL AND excluded.root_span_id IS NOT NULL
+        THEN COALESCE(excluded.workflow, traces.workflow)
+        ELSE COALESCE(traces.workflow, excluded.workflow) END,
+    status = CASE WHEN traces.error_count > 0 THEN traces.status ELSE excluded.status END,
+    start_ns = {start},
+    end_ns = {end},
+    duration_ms = ({end} - {start}) / 1000000.0,
+    conversation_id = COALESCE(traces.conversation_id, excluded.conversation_id),
+    root_agent = CASE WHEN {earlier_agent} THEN excluded.root_agent ELSE traces.root_agent END,
+    root_agent_start_ns = CASE WHEN {earlier_agent}
+        THEN excluded.root_agent_start_ns ELSE traces.root_agent_start_ns END,
+    span_count = traces.span_count + excluded.span_count,
+    error_count = traces.error_count + excluded.error_count,
+    input_tokens = traces.input_tokens + excluded.input_tokens,
+    output_tokens = traces.output_tokens + excluded.output_tokens,
+    total_tokens = traces.total_tokens + excluded.total_tokens,
+    unpriced_calls = traces.unpriced_calls + excluded.unpriced_calls,
+    cost_usd = CASE WHEN traces.unpriced_calls + excluded.unpriced_calls > 0 THEN NULL
+        ELSE traces.cost_usd + excluded.cost_usd END,
+    service = COALESCE(traces.service, excluded.service),
+    updated_ns = excluded.updated_ns
+""")
+
+
+class _Share:
+    """One trace's part of a batch."""
+
+    __slots__ = (
+        "agent", "agent_start", "conversation", "cost", "end", "errors", "first_name",
+        "input", "output", "root_id", "root_name", "root_workflow", "service", "spans",
+        "start", "unpriced", "workflow",
+    )  # fmt: skip
+
+    def __init__(self, row: Sequence[Any]):
+        self.start, self.end, self.first_name = row[START], row[END], row[NAME]
+        self.root_id = self.root_name = self.root_workflow = self.workflow = None
+        self.conversation = self.agent = self.agent_start = self.service = None
+        self.spans = self.errors = self.input = self.output = self.unpriced = 0
+        self.cost = 0.0
+
+    def add(self, row: Sequence[Any]) -> None:
+        self.spans += 1
+        if row[START] < self.start:
+            self.start, self.first_name = row[START], row[NAME]
+        self.end = max(self.end, row[END])
+        if row[STATUS] == "ERROR":
+            self.errors += 1
+        if row[IS_ROOT]:
+            self.root_id, self.root_name = row[SPAN_ID], row[NAME]
+            self.root_workflow = row[WORKFLOW]
+        self.workflow = self.workflow or row[WORKFLOW]
+        self.conversation = self.conversation or row[CONVERSATION]
+        self.service = self.service or row[SERVICE]
+        operation = row[OPERATION]
+        if operation == semconv.OP_CHAT:
+            self.input += row[INPUT_TOKENS] or 0
+            self.output += row[OUTPUT_TOKENS] or 0
+            if row[COST] is None:
+                self.unpriced += 1
+            else:
+                self.cost += row[COST]
+        elif operation == semconv.OP_INVOKE_AGENT and (
+            self.agent_start is None or row[START] < self.agent_start
+        ):
+            self.agent, self.agent_start = row[AGENT], row[START]
+
+    def upsert_row(self, trace_id: str, now_ns: int) -> tuple[Any, ...]:
+        has_root = self.root_id is not None
+        return (
+            trace_id,
+            self.root_id,
+            self.root_name if has_root else self.first_name,
+            self.root_workflow or self.workflow,
+            "error" if self.errors else "ok",
+            self.start,
+            self.end,
+            (self.end - self.start) / 1e6,
+            self.conversation,
+            self.agent,
+            self.agent_start,
+            self.spans,
+            self.errors,
+            self.input,
+            self.output,
+            self.input + self.output,
+            None if self.unpriced else self.cost,
+            self.unpriced,
+            self.service,
+            now_ns,
+        )
+
+
+def trace_shares(new_rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Upsert rows (see :func:`trace_upsert_sql`) for the traces of newly stored spans."""
+    shares: dict[str, _Share] = {}
+    for row in new_rows:
+        share = shares.get(row[TRACE_ID])
+        if share is None:
+            share = shares[row[TRACE_ID]] = _Share(row)
+        share.add(row)
+    now_ns = time.time_ns()
+    return [shares[trace_id].upsert_row(trace_id, now_ns) for trace_id in sorted(shares)]
