@@ -141,18 +141,13 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
         return node
 
     def _start_tool(self, data: Any, span_id: str, parent: Node) -> Node:
-        tool_type = sc.TOOL_TYPE_EXTENSION if getattr(data, "mcp_data", None) else "function"
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
             sc.GEN_AI_TOOL_NAME: data.name,
-            sc.GEN_AI_TOOL_TYPE: tool_type,
+            sc.GEN_AI_TOOL_TYPE: sc.TOOL_TYPE_FUNCTION,
         }
         if parent.agent is not None:
             attributes[sc.GEN_AI_AGENT_NAME] = parent.agent.name
-        if tool_type == sc.TOOL_TYPE_EXTENSION and isinstance(data.mcp_data, dict):
-            server = data.mcp_data.get("server")
-            if server:
-                attributes[sc.AGENTEL_MCP_SERVER] = str(server)
         name = f"{sc.OP_EXECUTE_TOOL} {data.name}"
         node = self.telemetry.start_node(state.TOOL, name, span_id, parent, attributes)
         node.name = data.name
@@ -214,13 +209,25 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
         if kind == state.AGENT:
             self._end_deferrable(node)
             return
-        if kind == state.HANDOFF:
+        if kind == state.TOOL:
+            self._finish_tool(node, data)
+        elif kind == state.HANDOFF:
             self._finish_handoff(node, data)
         elif kind == state.GUARDRAIL:
             self._finish_guardrail(node, data)
         elif kind == state.CHAT:
             self._finish_unwrapped_model(node, data)
         self.finish(node)
+
+    def _finish_tool(self, node: Node, data: Any) -> None:
+        """The SDK marks an MCP tool call as such only once the call has returned."""
+        mcp_data = getattr(data, "mcp_data", None)
+        if mcp_data:
+            node.tool_type = sc.TOOL_TYPE_EXTENSION
+            attributes = {sc.GEN_AI_TOOL_TYPE: sc.TOOL_TYPE_EXTENSION}
+            if isinstance(mcp_data, dict) and mcp_data.get("server"):
+                attributes[sc.AGENTEL_MCP_SERVER] = str(mcp_data["server"])
+            node.span.set_attributes(attributes)
 
     def _finish_handoff(self, node: Node, data: Any) -> None:
         to_agent = getattr(data, "to_agent", None)
@@ -282,7 +289,11 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
                     attributes[sc.ERROR_TYPE] = _error_type_of(node)
                 telemetry.agent_duration.record(duration, attributes)
             elif kind in (state.TOOL, state.HANDOFF):
-                tool_type = sc.TOOL_TYPE_HANDOFF if kind == state.HANDOFF else sc.TOOL_TYPE_FUNCTION
+                tool_type = (
+                    sc.TOOL_TYPE_HANDOFF
+                    if kind == state.HANDOFF
+                    else (node.tool_type or sc.TOOL_TYPE_FUNCTION)
+                )
                 attributes = {sc.GEN_AI_TOOL_NAME: node.name or "", sc.GEN_AI_TOOL_TYPE: tool_type}
                 if node.agent is not None and node.agent.name:
                     attributes[sc.GEN_AI_AGENT_NAME] = node.agent.name

@@ -70,6 +70,7 @@ class Node:
     context: otel_context.Context | None = None
     content_started: bool = False
     calls: dict[str, str] | None = None  # tool name -> call id of the agent's last model turn
+    tool_type: str | None = None
 
     def otel_context(self) -> otel_context.Context:
         if self.context is None:
