@@ -224,6 +224,27 @@ def test_metrics_go_to_otlp_with_semconv_buckets(
     )
 
 
+def test_presets_stay_on_http_when_the_distro_sets_grpc(
+    receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")  # opentelemetry-distro's default
+    monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", receiver.url)
+    agentel.setup(otlp="phoenix", **FAST)
+    emit_sample_trace()
+    _assert_every_span_arrived(receiver)
+
+
+def test_agentel_otlp_entry_point_ignores_the_generic_grpc_default(
+    receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(PresetOTLPSpanExporter()))
+    emit_sample_trace(provider)
+    assert receiver.trace_requests()[0].path == "/v1/traces"
+
+
 def test_agentel_otlp_entry_point_reads_preset_and_dialect_from_env(
     receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

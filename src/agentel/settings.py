@@ -222,9 +222,7 @@ def parse_ratio(name: str, raw: str | float) -> float:
     return value
 
 
-def _pick(
-    argument: Any, arg_name: str, env: Mapping[str, str], env_name: str
-) -> tuple[Any, str]:
+def _pick(argument: Any, arg_name: str, env: Mapping[str, str], env_name: str) -> tuple[Any, str]:
     """The argument if given, else the variable if set: (value, name to blame) or (None, '')."""
     if argument is not None:
         return argument, arg_name
@@ -376,6 +374,10 @@ class PipelineSettings:
         protocol = (
             DEFAULT_OTLP_PROTOCOL if value is None else parse_choice(name, value, OTLP_PROTOCOLS)
         )
+        if preset is not None and otlp_protocol is None:
+            # Every preset backend takes http/protobuf only; a protocol from the environment
+            # (opentelemetry-distro sets grpc by default) is meant for other exporters.
+            protocol = DEFAULT_OTLP_PROTOCOL
 
         value, name = _pick(dialect, "dialect", env, ENV_DIALECT)
         default_dialect = "openinference" if preset == "phoenix" else "genai"

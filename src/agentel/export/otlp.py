@@ -142,13 +142,16 @@ class PresetOTLPSpanExporter(SpanExporter):
     """``OTEL_TRACES_EXPORTER=agentel_otlp``: our OTLP exporter configured from env only.
 
     Under ``opentelemetry-instrument`` this gives the http/protobuf default, the
-    ``AGENTEL_OTLP_PRESET`` presets and the ``AGENTEL_DIALECT`` dialect without code.
+    ``AGENTEL_OTLP_PRESET`` presets and the ``AGENTEL_DIALECT`` dialect without code. Only
+    ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` can ask it for gRPC: the generic
+    ``OTEL_EXPORTER_OTLP_PROTOCOL`` is what opentelemetry-distro sets to grpc by default.
     """
 
     def __init__(self) -> None:
         from agentel.export.openinference import with_dialect
 
-        config = s.PipelineSettings.from_env()
+        env = {k: v for k, v in os.environ.items() if k != s.ENV_OTLP_PROTOCOL}
+        config = s.PipelineSettings.from_env(env)
         target = resolve_target(config.otlp_preset, config.otlp_protocol)
         exporter = build_span_exporter(config.otlp_protocol, target, config.batch.export_timeout)
         self._inner = with_dialect(exporter, config.dialect)
