@@ -7,6 +7,7 @@ import importlib.metadata
 import threading
 from typing import Any
 
+import pytest
 from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool, trace
 from agents.run import AgentRunner
 from agents.tracing import get_trace_provider
@@ -139,15 +140,15 @@ async def test_sdk_objects_we_do_not_understand_are_survived(
     assert odd.attributes["gen_ai.provider.name"] == "_OTHER"
 
 
-async def test_abandoned_and_complete_streams_end_every_span(
-    traced: Traced, fake_openai: FakeOpenAI
-):
+@pytest.mark.parametrize("cancel", [True, False])
+async def test_abandoned_stream_ends_every_span(traced: Traced, fake_openai: FakeOpenAI, cancel):
     fake_openai.script(SUPPORT_SCRIPT)
     result = Runner.run_streamed(support_agents(fake_openai), "Refund order A7 please")
     async for event in result.stream_events():
         if event.type == "run_item_stream_event":
             break  # the user stops reading half-way
-    result.cancel()
+    if cancel:
+        result.cancel()
     for _ in range(50):
         if traced.named("invoke_workflow Agent workflow"):
             break
