@@ -30,8 +30,8 @@ class DeliveryStats:
     exported: int = 0
     failed: int = 0
     dropped: int = 0
-    _warned: bool = False
-    _pending: int = 0
+    _warned: bool = field(default=False, repr=False)
+    _pending: int = field(default=0, repr=False)  # handed to the processor, not yet exported
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
