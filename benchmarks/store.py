@@ -160,8 +160,25 @@ def p95_ms(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100)[94] * 1000
 
 
+def analyze(url: str) -> None:
+    """Refresh planner statistics, as PostgreSQL's autovacuum does soon after a bulk load
+    (SQLite's are refreshed by ``PRAGMA optimize`` when the exporter closes the store)."""
+    if sqlite_path(resolve_url(url)) is not None:
+        return
+    import psycopg
+    from psycopg import sql
+
+    from agentel.store.postgres import split_schema
+
+    conninfo, schema = split_schema(resolve_url(url))
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute("ANALYZE")
+
+
 def query_latency(url: str, rounds: int) -> tuple[float, float, int, int]:
     rng = random.Random(7)
+    analyze(url)
     with open_store(url) as store:
         traces_n, spans_n = store.counts()
         ids = [t.trace_id for t in store.get_traces(limit=5000, offset=rng.randrange(1000))]

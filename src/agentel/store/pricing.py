@@ -43,11 +43,17 @@ class PriceTable:
         self.models = dict(models)
         self.aliases = dict(aliases)
         self.as_of = as_of
+        self._found: dict[str, ModelPrice | None] = {}  # model names seen -> price
 
     def lookup(self, model: str | None) -> ModelPrice | None:
         """The price of ``model``, or None when the table does not know it."""
         if not model:
             return None
+        if model not in self._found:
+            self._found[model] = self._search(model)
+        return self._found[model]
+
+    def _search(self, model: str) -> ModelPrice | None:
         name = model.strip().lower().rsplit("/", 1)[-1]
         for candidate in (name, name.removesuffix("-latest"), _DATE_SUFFIX.sub("", name)):
             candidate = self.aliases.get(candidate, candidate)

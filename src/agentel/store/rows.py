@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
 
 from agentel import semconv
 from agentel.store.pricing import PriceTable
@@ -24,6 +25,9 @@ SPAN_COLUMNS = (
     "resource",
 )  # fmt: skip
 
+# enum .name is a descriptor call; a dict lookup is several times cheaper per span
+_KIND_NAMES = {kind: kind.name for kind in SpanKind}
+_STATUS_NAMES = {code: code.name for code in StatusCode}
 _dumps = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
 
 
@@ -86,8 +90,8 @@ class RowBuilder:
             None if parent is None else format(parent.span_id, "016x"),
             1 if parent is None or parent.is_remote else 0,
             span.name,
-            span.kind.name,
-            status.status_code.name,
+            _KIND_NAMES[span.kind],
+            _STATUS_NAMES[status.status_code],
             status.description,
             start,
             end,

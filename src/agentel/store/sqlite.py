@@ -8,6 +8,7 @@ last batches, never corrupt the file.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -89,4 +90,7 @@ class SQLiteStore(TraceStore):
 
     def close(self) -> None:
         with self._lock:
+            # SQLite's advice for long-lived connections: refresh planner statistics on close.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA optimize")
             self._conn.close()
