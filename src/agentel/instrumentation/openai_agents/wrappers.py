@@ -269,11 +269,13 @@ class TracedCallable(wrapt.FunctionWrapper):  # type: ignore[misc]
 _patched: dict[int, tuple[weakref.ref[Any], str]] = {}
 
 
-def _patch_instance(obj: Any, attribute: str, wrapper: Callable[..., Any]) -> None:
+def _needs_patch(obj: Any, attribute: str) -> bool:
     current = obj.__dict__.get(attribute)
-    if current is None or type(current) is TracedCallable:
-        return
-    setattr(obj, attribute, TracedCallable(current, wrapper))
+    return current is not None and type(current) is not TracedCallable
+
+
+def _patch_instance(obj: Any, attribute: str, wrapper: Callable[..., Any]) -> None:
+    setattr(obj, attribute, TracedCallable(obj.__dict__[attribute], wrapper))
     key = id(obj)
     _patched[key] = (weakref.ref(obj, lambda _ref, key=key: _patched.pop(key, None)), attribute)
 
@@ -291,15 +293,19 @@ def restore_instances() -> None:
 
 def patch_tool(tool: Any) -> None:
     try:
-        _patch_instance(tool, "on_invoke_tool", _tool_wrapper(getattr(tool, "description", None)))
+        if _needs_patch(tool, "on_invoke_tool"):
+            wrapper = _tool_wrapper(getattr(tool, "description", None))
+            _patch_instance(tool, "on_invoke_tool", wrapper)
     except Exception:
         log_once("patch-tool", "agentel: could not wrap a function tool")
 
 
 def patch_handoff(handoff: Any) -> None:
     try:
-        wrapper = _handoff_wrapper(handoff.tool_name, getattr(handoff, "tool_description", None))
-        _patch_instance(handoff, "on_invoke_handoff", wrapper)
+        if _needs_patch(handoff, "on_invoke_handoff"):
+            description = getattr(handoff, "tool_description", None)
+            wrapper = _handoff_wrapper(handoff.tool_name, description)
+            _patch_instance(handoff, "on_invoke_handoff", wrapper)
     except Exception:
         log_once("patch-handoff", "agentel: could not wrap a handoff")
 
@@ -342,7 +348,7 @@ def _tool_node(telemetry: Telemetry, args: Any, description: str | None) -> Node
     if description:
         span.set_attribute(sc.GEN_AI_TOOL_DESCRIPTION, description)
     if telemetry.content.capture.on_span and _sensitive_data_allowed(tool_context):
-        node.content_started = True  # marks "record the result too"
+        node.content_started = True  # the result is recorded too when the call returns
         if len(args) > 1 and isinstance(args[1], str):
             arguments = content.to_json(content.parse_json(args[1]), telemetry.content.max_length)
             span.set_attribute(sc.GEN_AI_TOOL_CALL_ARGUMENTS, arguments)
