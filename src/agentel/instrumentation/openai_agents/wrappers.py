@@ -51,6 +51,30 @@ def _current_node(telemetry: Telemetry, kind: str) -> Node | None:
     return node if node is not None and node.kind == kind else None
 
 
+def _locate(find: Callable[..., Node | None], key: str, *find_args: Any) -> Node | None:
+    """Run a wrapper's span lookup or start; our failure means "no span", never an error."""
+    telemetry = RUNTIME.telemetry
+    if telemetry is None:
+        return None
+    try:
+        return find(telemetry, *find_args)
+    except Exception:
+        log_once(key, "agentel: could not prepare a %s span", key)
+        return None
+
+
+async def _call_within(node: Node, wrapped: Any, args: Any, kwargs: Any) -> Any:
+    """The original call with ``node``'s span as the current OTel context, and only then."""
+    token = otel_context.attach(node.otel_context())
+    try:
+        return await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _record(node, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+
+
 # --- runs -----------------------------------------------------------------------------------
 def _open_scope(telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, Any]) -> RunScope:
     starting_agent = args[0] if args else kwargs.get("starting_agent")
@@ -66,14 +90,19 @@ def _close_scope(scope: RunScope | None, exc: BaseException | None) -> None:
     scope.close(exc, processor.finish)
 
 
-async def wrap_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _locate_scope(args: Any, kwargs: Any) -> RunScope | None:
     telemetry = RUNTIME.telemetry
-    scope = None
-    if telemetry is not None:
-        try:
-            scope = _open_scope(telemetry, args, kwargs)
-        except Exception:
-            log_once("run-open", "agentel: could not prepare a run")
+    if telemetry is None:
+        return None
+    try:
+        return _open_scope(telemetry, args, kwargs)
+    except Exception:
+        log_once("run-open", "agentel: could not prepare a run")
+        return None
+
+
+async def wrap_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    scope = _locate_scope(args, kwargs)
     if scope is None:
         return await wrapped(*args, **kwargs)
     token = state.RUN_SCOPE.set(scope)
@@ -89,13 +118,7 @@ async def wrap_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 def wrap_run_streamed(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = RUNTIME.telemetry
-    scope = None
-    if telemetry is not None:
-        try:
-            scope = _open_scope(telemetry, args, kwargs)
-        except Exception:
-            log_once("run-open", "agentel: could not prepare a run")
+    scope = _locate_scope(args, kwargs)
     if scope is None:
         return wrapped(*args, **kwargs)
     token = state.RUN_SCOPE.set(scope)
@@ -312,25 +335,12 @@ def patch_handoff(handoff: Any) -> None:
 
 def _tool_wrapper(description: str | None) -> Callable[..., Any]:
     async def invoke_tool(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        telemetry = RUNTIME.telemetry
-        node = None
-        if telemetry is not None:
-            try:
-                node = _tool_node(telemetry, args, description)
-            except Exception:
-                log_once("tool-start", "agentel: could not annotate a tool span")
+        node = _locate(_tool_node, "tool", args, description)
         if node is None:
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(node.otel_context())
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _record(node, exc)
-            raise
-        finally:
-            otel_context.detach(token)
+        result = await _call_within(node, wrapped, args, kwargs)
         if node.content_started:
-            _safely(lambda: _tool_result(telemetry, node, result), "tool-result")
+            _safely(lambda: _tool_result(node, result), "tool-result")
         return result
 
     return invoke_tool
@@ -355,7 +365,10 @@ def _tool_node(telemetry: Telemetry, args: Any, description: str | None) -> Node
     return node
 
 
-def _tool_result(telemetry: Telemetry, node: Node, result: Any) -> None:
+def _tool_result(node: Node, result: Any) -> None:
+    telemetry = RUNTIME.telemetry
+    if telemetry is None:
+        return
     value = result if isinstance(result, (str, int, float, bool, list, dict)) else str(result)
     node.span.set_attribute(
         sc.GEN_AI_TOOL_CALL_RESULT, content.to_json(value, telemetry.content.max_length)
@@ -369,23 +382,10 @@ def _sensitive_data_allowed(tool_context: Any) -> bool:
 
 def _handoff_wrapper(tool_name: str, description: str | None) -> Callable[..., Any]:
     async def invoke_handoff(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        telemetry = RUNTIME.telemetry
-        node = None
-        if telemetry is not None:
-            try:
-                node = _handoff_node(telemetry, tool_name, description)
-            except Exception:
-                log_once("handoff-start", "agentel: could not annotate a handoff span")
+        node = _locate(_handoff_node, "handoff", tool_name, description)
         if node is None:
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(node.otel_context())
-        try:
-            return await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _record(node, exc)
-            raise
-        finally:
-            otel_context.detach(token)
+        return await _call_within(node, wrapped, args, kwargs)
 
     return invoke_handoff
 
@@ -437,27 +437,19 @@ def wrap_tool_failure(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
 
 
 # --- guardrails -----------------------------------------------------------------------------
+def _guardrail_node(telemetry: Telemetry, source: str) -> Node | None:
+    node = _current_node(telemetry, state.GUARDRAIL)
+    if node is not None:
+        node.span.set_attribute(sc.GEN_AI_GUARDRAIL_SOURCE, source)
+    return node
+
+
 def _guardrail_wrapper(source: str) -> Callable[..., Any]:
     async def run_guardrail(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        telemetry = RUNTIME.telemetry
-        node = None
-        if telemetry is not None:
-            try:
-                node = _current_node(telemetry, state.GUARDRAIL)
-                if node is not None:
-                    node.span.set_attribute(sc.GEN_AI_GUARDRAIL_SOURCE, source)
-            except Exception:
-                log_once("guardrail", "agentel: could not annotate a guardrail span")
+        node = _locate(_guardrail_node, "guardrail", source)
         if node is None:
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(node.otel_context())
-        try:
-            return await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _record(node, exc)
-            raise
-        finally:
-            otel_context.detach(token)
+        return await _call_within(node, wrapped, args, kwargs)
 
     return run_guardrail
 
@@ -470,25 +462,14 @@ def _tool_guardrail_wrapper(source: str) -> Callable[..., Any]:
     """Tool guardrails have no SDK span: this wrapper makes theirs, under the tool's span."""
 
     async def run_tool_guardrail(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        telemetry = RUNTIME.telemetry
-        node = None
-        if telemetry is not None:
-            try:
-                node = _start_tool_guardrail(telemetry, instance, source)
-            except Exception:
-                log_once("tool-guardrail", "agentel: could not start a tool guardrail span")
+        node = _locate(_start_tool_guardrail, "tool-guardrail", instance, source)
         if node is None:
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(node.otel_context())
         try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _record(node, exc)
+            result = await _call_within(node, wrapped, args, kwargs)
+        except BaseException:
+            node.span.end()
             raise
-        finally:
-            otel_context.detach(token)
-            if node.exception is not None:
-                node.span.end()
         _safely(lambda: _finish_tool_guardrail(node, result), "tool-guardrail-end")
         return result
 
