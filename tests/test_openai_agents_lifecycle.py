@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import os
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -34,20 +37,6 @@ async def test_sdk_tracing_switches_mean_no_spans(
         await Runner.run(agent, "b")
     assert traced.spans() == []
     assert len(fake_openai.requests) == 2
-
-
-async def test_env_switch_disables_tracing(fake_openai: FakeOpenAI, monkeypatch):
-    monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
-    provider = get_trace_provider()
-    provider.set_disabled(True)  # the SDK reads the variable when its provider is made
-    traced = make_traced()
-    try:
-        fake_openai.set_responder(lambda request: Reply(text="ok"))
-        await Runner.run(support_agents(fake_openai), "a")
-    finally:
-        traced.instrumentor.uninstrument()
-        provider.set_disabled(False)
-    assert traced.spans() == []
 
 
 async def test_uninstrument_restores_originals_and_stops_spans(fake_openai: FakeOpenAI):
@@ -248,3 +237,32 @@ async def test_agentel_instrument_does_every_installed_framework(fake_openai: Fa
 def _unused() -> str:
     """Defined at import time, before any instrumentation, like most apps' tools."""
     return "x"
+
+
+_ENV_SWITCH_APP = """
+from agents import Agent, Runner
+from agents.testing import ScriptedModel, assistant_message
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import agentel
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+agentel.instrument(tracer_provider=provider)
+model = ScriptedModel([[assistant_message("ok")]])
+print(Runner.run_sync(Agent(name="a", model=model), "hi").final_output)
+print(len(exporter.get_finished_spans()))
+"""
+
+
+@pytest.mark.parametrize(("value", "spans"), [("1", "0"), ("", "3")])
+def test_openai_agents_disable_tracing_env(value: str, spans: str):
+    """The SDK reads the variable once, when its trace provider is made: so a fresh process."""
+    env = {**os.environ, "OPENAI_AGENTS_DISABLE_TRACING": value}
+    done = subprocess.run(
+        [sys.executable, "-c", _ENV_SWITCH_APP], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", spans]
