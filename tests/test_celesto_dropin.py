@@ -36,7 +36,12 @@ def test_get_run_config_groups_and_tags_the_run() -> None:
     assert config.trace_include_sensitive_data is True
 
 
-def test_setup_celesto_tracing_sends_a_real_run(celesto: FakeCelesto) -> None:
+@pytest.mark.parametrize("capture", ["SPAN_ONLY", None])
+def test_setup_celesto_tracing_sends_a_real_run(
+    celesto: FakeCelesto, monkeypatch: pytest.MonkeyPatch, capture: str | None
+) -> None:
+    if capture:
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", capture)
     endpoint = celesto.base_url + "/traces/ingest"
     pipeline = setup_celesto_tracing(endpoint=endpoint, token=TOKEN, batch_delay=0.05)
     assert pipeline.instrumented == ["openai-agents"]
@@ -58,13 +63,17 @@ def test_setup_celesto_tracing_sends_a_real_run(celesto: FakeCelesto) -> None:
     assert agent["parent_id"] is None
     assert first_call["parent_id"] == tool["parent_id"] == agent["span_id"]
     assert tool["span_data"]["name"] == "get_weather"
-    assert tool["span_data"]["output"] == "Sunny in Paris"
     assert first_call["span_data"]["usage"] == {
         "input_tokens": 10,
         "output_tokens": 4,
         "total_tokens": 14,
     }
-    assert first_call["span_data"]["input"][0]["role"] == "user"  # content, as Agentor sent
+    if capture:
+        assert tool["span_data"]["output"] == "Sunny in Paris"
+        assert first_call["span_data"]["input"][0]["role"] == "user"
+    else:  # content only when the user opts in
+        assert "output" not in tool["span_data"] or tool["span_data"]["output"] is None
+        assert not first_call["span_data"].get("input")
 
 
 def test_setup_celesto_tracing_without_a_key_names_the_variable() -> None:
