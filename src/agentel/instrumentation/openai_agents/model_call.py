@@ -71,28 +71,30 @@ def _server(model: Any) -> tuple[str | None, int | None]:
     return host, port
 
 
+def _field(obj: Any, name: str) -> int:
+    """An int field of a usage object, read from ``__dict__`` where there is one: a missing
+    field on a pydantic model costs an exception inside ``getattr``, several microseconds."""
+    if obj is None:
+        return 0
+    values = getattr(obj, "__dict__", None)
+    value = values.get(name) if values is not None else getattr(obj, name, None)
+    return value if isinstance(value, int) else 0
+
+
 def _token_counts(usage: Any) -> tuple[int, int, int, int, int]:
-    """(input incl. cached, output, cache read, cache creation, reasoning) from any usage."""
+    """(input incl. cached, output, cache read, cache write, reasoning) from any usage."""
     if usage is None:
         return (0, 0, 0, 0, 0)
-    try:
-        input_details = usage.input_tokens_details
-        output_details = usage.output_tokens_details
-        return (
-            usage.input_tokens or 0,
-            usage.output_tokens or 0,
-            (input_details.cached_tokens or 0) if input_details is not None else 0,
-            getattr(input_details, "cache_creation_tokens", 0) or 0,
-            (output_details.reasoning_tokens or 0) if output_details is not None else 0,
-        )
-    except AttributeError:
-        return (
-            int(getattr(usage, "input_tokens", 0) or 0),
-            int(getattr(usage, "output_tokens", 0) or 0),
-            0,
-            0,
-            0,
-        )
+    values = getattr(usage, "__dict__", None) or {}
+    input_details = values.get("input_tokens_details")
+    output_details = values.get("output_tokens_details")
+    return (
+        _field(usage, "input_tokens"),
+        _field(usage, "output_tokens"),
+        _field(input_details, "cached_tokens"),
+        _field(input_details, "cache_write_tokens"),
+        _field(output_details, "reasoning_tokens"),
+    )
 
 
 class _ModelProfile:
