@@ -161,7 +161,8 @@ def p95_ms(samples: list[float]) -> float:
 
 
 def analyze(url: str) -> None:
-    """Refresh planner statistics, as PostgreSQL's autovacuum does soon after a bulk load
+    """Refresh planner statistics and the visibility map, as PostgreSQL's autovacuum does
+    soon after a bulk load
     (SQLite's are refreshed by ``PRAGMA optimize`` when the exporter closes the store)."""
     if sqlite_path(resolve_url(url)) is not None:
         return
@@ -173,7 +174,7 @@ def analyze(url: str) -> None:
     conninfo, schema = split_schema(resolve_url(url))
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.execute("ANALYZE")
+        conn.execute("VACUUM ANALYZE traces, trace_names, trace_metadata, spans")
 
 
 def query_latency(url: str, rounds: int) -> tuple[float, float, int, int]:

@@ -89,6 +89,8 @@ class PostgresStore(TraceStore):
                 conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
                 conn.execute(pgsql.SQL("SET search_path TO {}").format(name))
             self._version = self._migrate(conn)
+            # Trace queries read a page of rows; parallel workers only add start-up time.
+            conn.execute("SET max_parallel_workers_per_gather = 0")
         except BaseException:
             conn.close()
             raise

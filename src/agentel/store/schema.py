@@ -155,6 +155,14 @@ def _statements(script: str, dialect: Dialect) -> list[str]:
 def _v1(cursor: Any, dialect: Dialect) -> None:
     for statement in _statements(_V1_TABLES, dialect):
         cursor.execute(statement)
+    if dialect.name == "postgres":
+        # Without it the planner multiplies the selectivities of kind and name as if they
+        # were unrelated, misjudges how many traces a name has, and picks a plan that reads
+        # every trace with that agent instead of walking the newest ones (70 ms -> 1 ms at
+        # 1 M spans).
+        cursor.execute(
+            "CREATE STATISTICS trace_names_kind_name (mcv) ON kind, name FROM trace_names"
+        )
 
 
 def _v2(cursor: Any, dialect: Dialect) -> None:
