@@ -110,14 +110,17 @@ def clone_trace(
 
 
 def batches(template: list[ReadableSpan], total: int, size: int) -> Iterator[list[ReadableSpan]]:
-    """Batches of ``size`` spans of whole traces started over the last 30 days."""
+    """Batches of ``size`` spans of whole traces, arriving in time order over 30 days."""
     rng = random.Random(42)
-    now = time.time_ns()
+    traces = total // len(template) + 1
+    step = 30 * 24 * HOUR_NS // traces
+    clock = time.time_ns() - 30 * 24 * HOUR_NS
     pending: list[ReadableSpan] = []
     produced = 0
     while produced < total:
         while len(pending) < size:
-            pending.extend(clone_trace(template, rng, now - rng.randrange(30 * 24 * HOUR_NS)))
+            clock += step
+            pending.extend(clone_trace(template, rng, clock + rng.randrange(step)))
         batch, pending = pending[:size], pending[size:]
         produced += len(batch)
         yield batch
