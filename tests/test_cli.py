@@ -213,6 +213,9 @@ def test_doctor_reports_the_store_and_unreachable_endpoints(demo_db: tuple[Path,
     down = agentel("doctor", db=db, ok=False, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9")
     assert down.returncode == 1
     assert "[FAIL] otlp http://127.0.0.1:9/v1/traces: does not answer" in down.stdout
+    misnamed = agentel("doctor", db=db, ok=False, AGENTEL_EXPORTERS="sqlite,bogus")
+    assert misnamed.returncode == 1
+    assert "[FAIL] settings: AGENTEL_EXPORTERS: unknown exporter 'bogus'" in misnamed.stdout
 
 
 def test_a_missing_store_says_what_to_do(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import re
+import socket
 import sys
 import time
 import urllib.error
@@ -18,11 +19,20 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from agentel import cli_format as fmt
-from agentel.settings import ENV_DB, ENV_PRICING_FILE, SettingError
+from agentel.settings import (
+    DEFAULT_CELESTO_BASE_URL,
+    ENV_CELESTO_BASE_URL,
+    ENV_DB,
+    ENV_EXPORTERS,
+    ENV_PRICING_FILE,
+    PipelineSettings,
+    SettingError,
+)
 from agentel.store import (
     SchemaTooNewError,
     TraceStore,
@@ -393,10 +403,13 @@ def prune(ctx: click.Context, older_than: datetime | timedelta, yes: bool) -> No
 # --- export ----------------------------------------------------------------------------------
 
 
-def _default_otlp_url() -> str:
+def _default_otlp_url(grpc: bool = False) -> str:
+    """Where the OTel SDK's OTLP exporter sends traces when given no endpoint."""
     traces_url = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if traces_url:
         return traces_url
+    if grpc:
+        return os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317")
     base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
     return base.rstrip("/") + "/v1/traces"
 
@@ -476,6 +489,36 @@ def _masked(name: str, value: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", value)
 
 
+_OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def _check_otlp(pipeline: PipelineSettings) -> tuple[bool, str, str]:
+    """(ok, label, detail) for the OTLP endpoint the pipeline would send to."""
+    from agentel.export.otlp import resolve_target
+
+    try:
+        target = resolve_target(pipeline.otlp_preset, pipeline.otlp_protocol)
+    except SettingError as exc:
+        return False, "otlp", str(exc)
+    grpc = pipeline.otlp_protocol == "grpc"
+    endpoint = target.endpoint or _default_otlp_url(grpc)
+    label = f"otlp {endpoint}" + (f" ({pipeline.otlp_preset})" if pipeline.otlp_preset else "")
+    ok, detail = _accepts_connections(endpoint) if grpc else _answers(endpoint)
+    return ok, label, detail
+
+
+def _accepts_connections(url: str, timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether a gRPC endpoint's port accepts a TCP connection (it speaks no plain HTTP)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        socket.create_connection(
+            (parts.hostname or "localhost", parts.port or 4317), timeout
+        ).close()
+    except OSError as exc:
+        return False, f"does not accept connections ({exc})"
+    return True, "accepts connections"
+
+
 def _answers(url: str, timeout: float = 3.0) -> tuple[bool, str]:
     """Whether an HTTP endpoint answers at all (any HTTP status counts as an answer)."""
     try:
@@ -522,21 +565,26 @@ def doctor(ctx: click.Context) -> None:
     pricing = os.environ.get(ENV_PRICING_FILE)
     click.echo("  prices: bundled table" + (f" + {pricing}" if pricing else ""))
 
-    click.echo(click.style("Exporters", bold=True))
-    exporters = os.environ.get("AGENTEL_EXPORTERS", "")
-    click.echo(f"  AGENTEL_EXPORTERS: {exporters or '(not set)'}")
-    otlp_set = any(
-        os.environ.get(n)
-        for n in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    )
-    if otlp_set or "otlp" in exporters:
-        endpoint = _default_otlp_url()
-        ok, detail = _answers(endpoint)
-        report(ok, f"otlp {endpoint}", detail)
-    if os.environ.get("CELESTO_API_KEY") or "celesto" in exporters:
-        base = os.environ.get("CELESTO_BASE_URL", "https://api.celesto.ai/v1")
+    click.echo(click.style("Exporters named by the environment", bold=True))
+    click.echo(f"  {ENV_EXPORTERS}: {os.environ.get(ENV_EXPORTERS) or '(not set)'}")
+    try:
+        pipeline = PipelineSettings.from_env()
+    except SettingError as exc:
+        report(False, "settings", str(exc))
+        pipeline = None
+    names = pipeline.exporters if pipeline else ()
+    otlp_env = any(os.environ.get(n) for n in _OTLP_ENDPOINT_VARS)
+    if pipeline and ("otlp" in names or otlp_env):
+        report(*_check_otlp(pipeline))
+    if "celesto" in names:
+        base = os.environ.get(ENV_CELESTO_BASE_URL) or DEFAULT_CELESTO_BASE_URL
         ok, detail = _answers(base)
         report(ok, f"celesto {base}", detail)
+    for name in names:
+        if name in ("sqlite", "postgres"):
+            click.echo(f"  {name}: writes to the trace store above")
+        elif name in ("console", "memory"):
+            click.echo(f"  {name}: in this process, nothing to reach")
 
     click.echo(click.style("Environment", bold=True))
     names = sorted(
