@@ -34,7 +34,8 @@ TESTS_DIR = Path(__file__).parent
 def _writers(url: str, jobs: list[tuple[list[int], str, int]]) -> None:
     """Run one writer process per (seeds, half, spans per batch), all starting together."""
     start_at = time.time() + 1.5  # after every process has imported what it needs
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
+    path = [str(TESTS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     processes = [
         subprocess.Popen(
             [
