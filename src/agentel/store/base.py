@@ -85,9 +85,9 @@ class TraceStore(ABC):
             return
         rows = self._rows.rows(spans)
         with self._transaction() as cursor:
-            self.write_rows(cursor, rows)
+            self._write_rows(cursor, rows)
 
-    def write_rows(self, cursor: Any, rows: Rows) -> None:
+    def _write_rows(self, cursor: Any, rows: Rows) -> None:
         """The body of the write transaction, on an open cursor."""
         trace_ids = sorted({row[0] for row in rows.spans})
         self._lock_traces(cursor, trace_ids)
