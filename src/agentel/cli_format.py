@@ -242,4 +242,3 @@ def _message(message: dict[str, Any]) -> str:
         else:
             parts.append(f"[{kind}]")
     return f"{message.get('role', '?')}: " + " ".join(parts)
-
