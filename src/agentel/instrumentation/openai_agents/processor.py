@@ -196,10 +196,11 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
 
     def _end_span(self, span: Any) -> None:
         node = self.telemetry.nodes.pop(span.span_id, None)
-        if node is None or node.sdk_id != span.span_id:
-            call = state.MODEL_CALL.get()
-            if node is not None and call is not None and call.node is node:
-                call.sdk_span_done(span)
+        if node is None or node.sdk_id != span.span_id:  # not ours, or passed through
+            if node is not None and node.kind == state.CHAT:
+                call = state.MODEL_CALL.get()
+                if call is not None and call.node is node:
+                    call.sdk_span_done(span)
             return
         error = span.error
         if error:
