@@ -132,7 +132,11 @@ def test_opening_a_first_schema_store_upgrades_it(store_url: str) -> None:  # no
     cursor = conn.cursor()
     assert store_schema.upgrade(cursor, dialect, 0, target=1) == 1
     run = support_run(seed=40, metadata={"user": "alice"})
-    rows = RowBuilder(price_table()).rows(run.spans).spans
+    seq = 1
+    if dialect is store_schema.POSTGRES:
+        cursor.execute("SELECT nextval('traces_trace_seq')")
+        seq = cursor.fetchone()[0]
+    rows = [(seq, *row) for row in RowBuilder(price_table()).rows(run.spans).spans]
     # what an agentel with the first schema wrote: spans, names and the trace row
     cursor.executemany(dialect.sql(SPAN_INSERT), rows)
     cursor.executemany(dialect.sql(NAMES_INSERT), name_rows(rows))

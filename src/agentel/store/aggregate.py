@@ -15,15 +15,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentel import semconv
+from agentel.store.rows import STORED
 from agentel.store.schema import Dialect
 
-# Positions in a span row (see rows.SPAN_COLUMNS).
-TRACE_ID, SPAN_ID, IS_ROOT, NAME, STATUS, START, END = 0, 1, 3, 4, 6, 8, 9
-OPERATION, WORKFLOW, AGENT, CONVERSATION = 11, 12, 13, 17
-INPUT_TOKENS, OUTPUT_TOKENS, COST, SERVICE = 19, 20, 22, 23
+# Positions in a stored span row (see rows.STORED_COLUMNS).
+SEQ, TRACE_ID, SPAN_ID, IS_ROOT, NAME, STATUS, START, END = (
+    STORED[c]
+    for c in ("trace_seq", "trace_id", "span_id", "is_root", "name", "status", "start_ns", "end_ns")
+)
+OPERATION, WORKFLOW, AGENT, CONVERSATION = (
+    STORED[c] for c in ("operation", "workflow", "agent", "conversation_id")
+)
+INPUT_TOKENS, OUTPUT_TOKENS, COST, SERVICE = (
+    STORED[c] for c in ("input_tokens", "output_tokens", "cost_usd", "service")
+)
 
 TRACE_UPSERT_COLUMNS = (
-    "trace_id", "root_span_id", "name", "workflow", "status", "start_ns", "end_ns",
+    "trace_seq", "trace_id", "root_span_id", "name", "workflow", "status", "start_ns", "end_ns",
     "duration_ms", "conversation_id", "root_agent", "root_agent_start_ns", "span_count",
     "error_count", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
     "unpriced_calls", "service", "updated_ns",
@@ -42,7 +50,7 @@ def trace_upsert_sql(dialect: Dialect) -> str:
     marks = ", ".join("?" for _ in TRACE_UPSERT_COLUMNS)
     return dialect.sql(f"""
 INSERT INTO traces ({columns}) VALUES ({marks})
-ON CONFLICT (trace_id) DO UPDATE SET
+ON CONFLICT (trace_seq) DO UPDATE SET
     root_span_id = COALESCE(traces.root_span_id, excluded.root_span_id),
     name = CASE WHEN traces.root_span_id IS NOT NULL THEN traces.name
         WHEN excluded.root_span_id IS NOT NULL OR excluded.start_ns < traces.start_ns
@@ -113,9 +121,10 @@ class _Share:
         ):
             self.agent, self.agent_start = row[AGENT], row[START]
 
-    def upsert_row(self, trace_id: str, now_ns: int) -> tuple[Any, ...]:
+    def upsert_row(self, trace_seq: int, trace_id: str, now_ns: int) -> tuple[Any, ...]:
         has_root = self.root_id is not None
         return (
+            trace_seq,
             trace_id,
             self.root_id,
             self.root_name if has_root else self.first_name,
@@ -141,11 +150,13 @@ class _Share:
 
 def trace_shares(new_rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     """Upsert rows (see :func:`trace_upsert_sql`) for the traces of newly stored spans."""
-    shares: dict[str, _Share] = {}
+    shares: dict[int, _Share] = {}
+    trace_ids: dict[int, str] = {}
     for row in new_rows:
-        share = shares.get(row[TRACE_ID])
+        share = shares.get(row[SEQ])
         if share is None:
-            share = shares[row[TRACE_ID]] = _Share(row)
+            share = shares[row[SEQ]] = _Share(row)
+            trace_ids[row[SEQ]] = row[TRACE_ID]
         share.add(row)
     now_ns = time.time_ns()
-    return [shares[trace_id].upsert_row(trace_id, now_ns) for trace_id in sorted(shares)]
+    return [shares[seq].upsert_row(seq, trace_ids[seq], now_ns) for seq in sorted(shares)]

@@ -18,20 +18,23 @@ from agentel.store.aggregate import trace_shares, trace_upsert_sql
 from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
-from agentel.store.rows import SPAN_COLUMNS, RowBuilder, Rows, name_rows
+from agentel.store.rows import STORED_COLUMNS, RowBuilder, Rows, name_rows
 from agentel.store.schema import Dialect
 
 SPAN_INSERT = (
-    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' for _ in SPAN_COLUMNS)})"
+    f"INSERT INTO spans ({', '.join(STORED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in STORED_COLUMNS)})"
 )
 NAMES_INSERT = (
-    "INSERT INTO trace_names (kind, name, trace_id) VALUES (?, ?, ?) "
-    "ON CONFLICT (kind, name, trace_id) DO NOTHING"
+    "INSERT INTO trace_names (kind, name, trace_seq) VALUES (?, ?, ?) "
+    "ON CONFLICT (kind, name, trace_seq) DO NOTHING"
 )
 METADATA_INSERT = (
-    "INSERT INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?) "
-    "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value"
+    "INSERT INTO trace_metadata (trace_seq, key, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (trace_seq, key) DO UPDATE SET value = excluded.value"
 )
+# the trace_seq of a trace, by its id
+SEQ_OF = "(SELECT trace_seq FROM traces WHERE trace_id = ?)"
 
 
 class TraceStore(ABC):
@@ -62,8 +65,12 @@ class TraceStore(ABC):
         for stored spans and the aggregate update see every committed span."""
 
     @abstractmethod
+    def _allocate_seqs(self, cursor: Any, count: int) -> list[int]:
+        """``count`` new, increasing ``trace_seq`` numbers for traces seen for the first time."""
+
+    @abstractmethod
     def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert span rows that are not stored yet."""
+        """Insert stored-form span rows (``trace_seq`` first) that are not stored yet."""
 
     @property
     @abstractmethod
@@ -91,39 +98,56 @@ class TraceStore(ABC):
         """The body of the write transaction, on an open cursor."""
         trace_ids = sorted({row[0] for row in rows.spans})
         self._lock_traces(cursor, trace_ids)
-        marks = ", ".join("?" for _ in trace_ids)
         cursor.execute(
-            self.dialect.sql(f"SELECT trace_id, span_id FROM spans WHERE trace_id IN ({marks})"),
+            self.dialect.sql(
+                f"SELECT trace_id, trace_seq FROM traces WHERE trace_id IN ({_marks(trace_ids)})"
+            ),
             trace_ids,
         )
-        stored = set(cursor.fetchall())
+        seq_of: dict[str, int] = dict(cursor.fetchall())
+        stored: set[tuple[int, str]] = set()
+        if seq_of:
+            seqs = list(seq_of.values())
+            cursor.execute(
+                self.dialect.sql(
+                    f"SELECT trace_seq, span_id FROM spans WHERE trace_seq IN ({_marks(seqs)})"
+                ),
+                seqs,
+            )
+            stored = set(cursor.fetchall())
+        fresh = [trace_id for trace_id in trace_ids if trace_id not in seq_of]
+        if fresh:
+            seq_of.update(zip(fresh, self._allocate_seqs(cursor, len(fresh)), strict=True))
         new = []
         for row in rows.spans:
-            key = (row[0], row[1])
-            if key not in stored:
-                stored.add(key)  # a span twice in one batch is stored once
-                new.append(row)
+            seq = seq_of[row[0]]
+            if (seq, row[1]) not in stored:
+                stored.add((seq, row[1]))  # a span twice in one batch is stored once
+                new.append((seq, *row))
         if not new:
             return
         self._insert_spans(cursor, new)
         self._insert_names(cursor, name_rows(new))
         if rows.metadata:
-            cursor.executemany(self.dialect.sql(METADATA_INSERT), rows.metadata)
+            cursor.executemany(
+                self.dialect.sql(METADATA_INSERT),
+                [(seq_of[trace_id], key, value) for trace_id, key, value in rows.metadata],
+            )
         cursor.executemany(trace_upsert_sql(self.dialect), trace_shares(new))
 
-    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, str]]) -> None:
+    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, int]]) -> None:
         cursor.executemany(self.dialect.sql(NAMES_INSERT), names)
 
     def prune(self, older_than: When) -> int:
         """Delete traces that started before ``older_than``; return how many were deleted."""
         cutoff = query.to_ns(older_than)
-        old = "SELECT trace_id FROM traces WHERE start_ns < ?"
+        old = "SELECT trace_seq FROM traces WHERE start_ns < ?"
         with self._transaction() as cursor:
             cursor.execute(self.dialect.sql(f"SELECT COUNT(*) FROM ({old}) AS o"), (cutoff,))
             count = int(cursor.fetchone()[0])
             for table in ("spans", "trace_names", "trace_metadata"):
                 cursor.execute(
-                    self.dialect.sql(f"DELETE FROM {table} WHERE trace_id IN ({old})"), (cutoff,)
+                    self.dialect.sql(f"DELETE FROM {table} WHERE trace_seq IN ({old})"), (cutoff,)
                 )
             cursor.execute(self.dialect.sql("DELETE FROM traces WHERE start_ns < ?"), (cutoff,))
         return count
@@ -188,9 +212,10 @@ class TraceStore(ABC):
             return []
         ids = [row[0] for row in rows]
         found: dict[str, dict[str, str]] = {trace_id: {} for trace_id in ids}
-        marks = ", ".join("?" for _ in ids)
         for trace_id, key, value in self._read(
-            f"SELECT trace_id, key, value FROM trace_metadata WHERE trace_id IN ({marks})", ids
+            "SELECT t.trace_id, m.key, m.value FROM trace_metadata m "
+            f"JOIN traces t ON t.trace_seq = m.trace_seq WHERE t.trace_id IN ({_marks(ids)})",
+            ids,
         ):
             found[trace_id][key] = value
         return [TraceSummary.from_row(row, found[row[0]]) for row in rows]
@@ -226,7 +251,8 @@ class TraceStore(ABC):
         spans = [
             SpanRecord.from_row(row)
             for row in self._read(
-                f"{query.SPAN_SELECT} WHERE trace_id = ? ORDER BY start_ns, span_id", (full_id,)
+                f"{query.SPAN_SELECT} WHERE trace_seq = {SEQ_OF} ORDER BY start_ns, span_id",
+                (full_id,),
             )
         ]
         return TraceTree(summaries[0], _nest(spans), spans)
@@ -289,3 +315,7 @@ def _nest(spans: list[SpanRecord]) -> list[SpanRecord]:
         parent = by_id.get(span.parent_span_id) if span.parent_span_id else None
         (parent.children if parent is not None else roots).append(span)
     return roots
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)

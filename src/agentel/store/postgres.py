@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from agentel.settings import ENV_DB, SettingError
 from agentel.store import schema
 from agentel.store.base import TraceStore
-from agentel.store.rows import SPAN_COLUMNS
+from agentel.store.rows import STORED_COLUMNS
 
 try:
     import psycopg
@@ -149,19 +149,23 @@ class PostgresStore(TraceStore):
             (list(trace_ids),),
         )
 
+    def _allocate_seqs(self, cursor: Any, count: int) -> list[int]:
+        cursor.execute("SELECT nextval('traces_trace_seq') FROM generate_series(1, %s)", (count,))
+        return [row[0] for row in cursor.fetchall()]
+
     def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        with cursor.copy(f"COPY spans ({', '.join(SPAN_COLUMNS)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY spans ({', '.join(STORED_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 
-    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, str]]) -> None:
+    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, int]]) -> None:
         """One statement for the whole batch rather than a round trip per name."""
         if not names:
             return
-        kinds, values, trace_ids = (list(column) for column in zip(*names, strict=True))
+        kinds, values, seqs = (list(column) for column in zip(*names, strict=True))
         cursor.execute(
-            "INSERT INTO trace_names (kind, name, trace_id) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
-            "ON CONFLICT (kind, name, trace_id) DO NOTHING",
-            (kinds, values, trace_ids),
+            "INSERT INTO trace_names (kind, name, trace_seq) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
+            "ON CONFLICT (kind, name, trace_seq) DO NOTHING",
+            (kinds, values, seqs),
         )

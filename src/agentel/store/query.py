@@ -92,14 +92,14 @@ class TraceFilter:
             if value is not None:
                 add(
                     "EXISTS (SELECT 1 FROM trace_names n "
-                    "WHERE n.kind = ? AND n.name = ? AND n.trace_id = t.trace_id)",
+                    "WHERE n.kind = ? AND n.name = ? AND n.trace_seq = t.trace_seq)",
                     kind,
                     value,
                 )
         if self.metadata is not None:
             add(
                 "EXISTS (SELECT 1 FROM trace_metadata m "
-                "WHERE m.trace_id = t.trace_id AND m.key = ? AND m.value = ?)",
+                "WHERE m.trace_seq = t.trace_seq AND m.key = ? AND m.value = ?)",
                 *self.metadata,
             )
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -129,7 +129,7 @@ class SpanFilter:
 
     def where(self) -> tuple[str, list[Any]]:
         pairs = [
-            ("trace_id = ?", self.trace_id),
+            ("trace_seq = (SELECT trace_seq FROM traces WHERE trace_id = ?)", self.trace_id),
             ("operation = ?", self.operation),
             ("agent = ?", self.agent),
             ("model = ?", self.model),
@@ -193,7 +193,7 @@ def stats_queries(group_by: str, since_ns: int | None) -> list[tuple[str, list[A
     if group_by == "agent":
         calls = (
             "SELECT a.agent, c.input_tokens, c.output_tokens, c.cost_usd FROM spans c "
-            "JOIN spans a ON a.trace_id = c.trace_id AND a.span_id = c.parent_span_id "
+            "JOIN spans a ON a.trace_seq = c.trace_seq AND a.span_id = c.parent_span_id "
             "WHERE c.operation = ? AND a.operation = ? AND a.agent IS NOT NULL"
             f"{since.format(alias='a.')}"
         )

@@ -133,15 +133,19 @@ class Rows(NamedTuple):
     metadata: list[tuple[str, str, str]]
 
 
-# (trace_names.kind, index of the column in a span row) for the agent, model and tool filters
-_NAME_COLUMNS = (("agent", 13), ("model", 14), ("tool", 16))
+# A span row as stored: the trace's sequence number, then the row RowBuilder makes.
+STORED_COLUMNS = ("trace_seq", *SPAN_COLUMNS)
+STORED = {name: index for index, name in enumerate(STORED_COLUMNS)}
+
+# (trace_names.kind, position in a stored row) for the agent, model and tool filters
+_NAME_COLUMNS = (("agent", STORED["agent"]), ("model", STORED["model"]), ("tool", STORED["tool"]))
 
 
-def name_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, str, str]]:
-    """(kind, name, trace_id) for each distinct agent, model and tool name in each trace."""
+def name_rows(stored: Sequence[tuple[Any, ...]]) -> list[tuple[str, str, int]]:
+    """(kind, name, trace_seq) for each distinct agent, model and tool name in each trace."""
     names = {
         (kind, row[column], row[0])
-        for row in rows
+        for row in stored
         for kind, column in _NAME_COLUMNS
         if row[column] is not None
     }

@@ -46,6 +46,7 @@ SQLITE = Dialect(
         "json": "TEXT",
         "bool": "INTEGER",
         "without_rowid": " WITHOUT ROWID",
+        "seq_key": "INTEGER PRIMARY KEY",
     },
 )
 POSTGRES = Dialect(
@@ -57,18 +58,25 @@ POSTGRES = Dialect(
         "json": "JSON",
         "bool": "SMALLINT",
         "without_rowid": "",
+        "seq_key": "BIGINT PRIMARY KEY",
     },
 )
 
 VERSION_TABLE = "agentel_schema_version"
 
-# Migration 1: traces and spans, with an index for each trace filter. The agent, model and
-# tool filters use ``trace_names``: one row per distinct name in a trace rather than an index
-# entry per span, which keeps writes fast.
+# Migration 1: traces and spans, with an index for each trace filter.
+#
+# Trace ids are random, so an index that starts with one puts each new span on a random page
+# of a large B-tree, and a batch of 512 spans dirties hundreds of pages. Each trace therefore
+# gets a ``trace_seq`` number in arrival order, and spans, names and metadata are keyed by it:
+# new rows land at the end of their indexes. The trace id is looked up once per trace, in
+# ``traces``. The agent, model and tool filters use ``trace_names``: one row per distinct name
+# in a trace rather than an index entry per span.
 _V1_TABLES = """
 CREATE TABLE spans (
-    trace_id TEXT NOT NULL,
+    trace_seq {int} NOT NULL,
     span_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
     parent_span_id TEXT,
     is_root {bool} NOT NULL,
     name TEXT NOT NULL,
@@ -95,16 +103,17 @@ CREATE TABLE spans (
     attributes {json} NOT NULL,
     events {json} NOT NULL,
     resource {json} NOT NULL,
-    PRIMARY KEY (trace_id, span_id)
+    PRIMARY KEY (trace_seq, span_id)
 );
 CREATE TABLE trace_names (
     kind TEXT NOT NULL,
     name TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    PRIMARY KEY (kind, name, trace_id)
+    trace_seq {int} NOT NULL,
+    PRIMARY KEY (kind, name, trace_seq)
 ){without_rowid};
 CREATE TABLE traces (
-    trace_id TEXT PRIMARY KEY,
+    trace_seq {seq_key},
+    trace_id TEXT NOT NULL UNIQUE,
     root_span_id TEXT,
     name TEXT NOT NULL,
     workflow TEXT,
@@ -138,12 +147,12 @@ CREATE INDEX traces_updated ON traces (updated_ns);
 # Migration 2: trace metadata (``agentel.metadata.<key>``) as rows, for the key = value filter.
 _V2_TABLES = """
 CREATE TABLE trace_metadata (
-    trace_id TEXT NOT NULL,
+    trace_seq {int} NOT NULL,
     key TEXT NOT NULL,
     value TEXT NOT NULL,
-    PRIMARY KEY (trace_id, key)
+    PRIMARY KEY (trace_seq, key)
 );
-CREATE INDEX trace_metadata_key_value ON trace_metadata (key, value, trace_id);
+CREATE INDEX trace_metadata_key_value ON trace_metadata (key, value, trace_seq);
 """
 
 
@@ -156,6 +165,7 @@ def _v1(cursor: Any, dialect: Dialect) -> None:
     for statement in _statements(_V1_TABLES, dialect):
         cursor.execute(statement)
     if dialect.name == "postgres":
+        cursor.execute("CREATE SEQUENCE traces_trace_seq")
         # Without it the planner multiplies the selectivities of kind and name as if they
         # were unrelated, misjudges how many traces a name has, and picks a plan that reads
         # every trace with that agent instead of walking the newest ones (70 ms -> 1 ms at
@@ -170,19 +180,19 @@ def _v2(cursor: Any, dialect: Dialect) -> None:
     for statement in _statements(_V2_TABLES, dialect):
         cursor.execute(statement)
     cursor.execute(
-        dialect.sql("SELECT trace_id, attributes FROM spans WHERE operation = ? OR is_root = 1"),
+        dialect.sql("SELECT trace_seq, attributes FROM spans WHERE operation = ? OR is_root = 1"),
         (semconv.OP_INVOKE_WORKFLOW,),
     )
     rows = [
-        (trace_id, key, value)
-        for trace_id, attributes in cursor.fetchall()
+        (trace_seq, key, value)
+        for trace_seq, attributes in cursor.fetchall()
         for key, value in metadata_items(_as_dict(attributes))
     ]
     if rows:
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (trace_id, key) DO NOTHING"
+                "INSERT INTO trace_metadata (trace_seq, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (trace_seq, key) DO NOTHING"
             ),
             rows,
         )

@@ -85,6 +85,12 @@ class SQLiteStore(TraceStore):
     def _lock_traces(self, cursor: Any, trace_ids: Sequence[str]) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already holds the database's one write lock."""
 
+    def _allocate_seqs(self, cursor: Any, count: int) -> list[int]:
+        """Numbers after the highest in use; the write lock keeps them to this writer."""
+        cursor.execute("SELECT COALESCE(MAX(trace_seq), 0) FROM traces")
+        highest = int(cursor.fetchone()[0])
+        return list(range(highest + 1, highest + 1 + count))
+
     def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         cursor.executemany(SPAN_INSERT, rows)
 
