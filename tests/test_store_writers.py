@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from agentel import semconv
 from agentel.store import SCHEMA_VERSION, SchemaTooNewError, open_store, sqlite_path
 from agentel.store import schema as store_schema
-from agentel.store.aggregate import trace_shares, trace_upsert_sql
+from agentel.store.aggregate import trace_shares, upsert_traces
 from agentel.store.base import NAMES_INSERT, SPAN_INSERT
 from agentel.store.exporter import StoreSpanExporter
 from agentel.store.pricing import price_table
@@ -140,7 +140,7 @@ def test_opening_a_first_schema_store_upgrades_it(store_url: str) -> None:  # no
     # what an agentel with the first schema wrote: spans, names and the trace row
     cursor.executemany(dialect.sql(SPAN_INSERT), rows)
     cursor.executemany(dialect.sql(NAMES_INSERT), name_rows(rows))
-    cursor.executemany(trace_upsert_sql(dialect), trace_shares(rows))
+    upsert_traces(cursor, dialect, trace_shares(rows))
     conn.close()
 
     with open_store(store_url) as store:

@@ -38,6 +38,23 @@ TRACE_UPSERT_COLUMNS = (
 )  # fmt: skip
 
 
+# PostgreSQL types of TRACE_UPSERT_COLUMNS, for the array form of the upsert
+_PG_TYPES = (
+    "bigint", "text", "text", "text", "text", "text", "bigint", "bigint", "float8", "text",
+    "text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "float8", "bigint",
+    "text", "bigint",
+)  # fmt: skip
+
+
+def upsert_traces(cursor: Any, dialect: Dialect, shares: Sequence[tuple[Any, ...]]) -> None:
+    """Merge the batch's shares (from :func:`trace_shares`) into ``traces``."""
+    sql = trace_upsert_sql(dialect)
+    if dialect.name == "postgres":
+        cursor.execute(sql, [list(column) for column in zip(*shares, strict=True)])
+    else:
+        cursor.executemany(sql, shares)
+
+
 def trace_upsert_sql(dialect: Dialect) -> str:
     least, greatest = ("MIN", "MAX") if dialect.name == "sqlite" else ("LEAST", "GREATEST")
     start = f"{least}(traces.start_ns, excluded.start_ns)"
@@ -47,9 +64,12 @@ def trace_upsert_sql(dialect: Dialect) -> str:
         "OR excluded.root_agent_start_ns < traces.root_agent_start_ns)"
     )
     columns = ", ".join(TRACE_UPSERT_COLUMNS)
-    marks = ", ".join("?" for _ in TRACE_UPSERT_COLUMNS)
+    if dialect.name == "postgres":  # one statement for the batch: arrays, one per column
+        source = "SELECT * FROM unnest(" + ", ".join(f"?::{t}[]" for t in _PG_TYPES) + ")"
+    else:
+        source = "VALUES (" + ", ".join("?" for _ in TRACE_UPSERT_COLUMNS) + ")"
     return dialect.sql(f"""
-INSERT INTO traces ({columns}) VALUES ({marks})
+INSERT INTO traces ({columns}) {source}
 ON CONFLICT (trace_seq) DO UPDATE SET
     root_span_id = COALESCE(traces.root_span_id, excluded.root_span_id),
     name = CASE WHEN traces.root_span_id IS NOT NULL THEN traces.name

@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from agentel.store import query
-from agentel.store.aggregate import trace_shares, trace_upsert_sql
+from agentel.store.aggregate import trace_shares, upsert_traces
 from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
@@ -133,7 +133,7 @@ class TraceStore(ABC):
                 self.dialect.sql(METADATA_INSERT),
                 [(seq_of[trace_id], key, value) for trace_id, key, value in rows.metadata],
             )
-        cursor.executemany(trace_upsert_sql(self.dialect), trace_shares(new))
+        upsert_traces(cursor, self.dialect, trace_shares(new))
 
     def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, int]]) -> None:
         cursor.executemany(self.dialect.sql(NAMES_INSERT), names)

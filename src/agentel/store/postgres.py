@@ -91,6 +91,10 @@ class PostgresStore(TraceStore):
             self._version = self._migrate(conn)
             # Trace queries read a page of rows; parallel workers only add start-up time.
             conn.execute("SET max_parallel_workers_per_gather = 0")
+            # Plan each prepared statement for its parameters and today's table sizes: a
+            # generic plan made while a table was small (a sequential scan) would be kept as
+            # the table grows to millions of rows.
+            conn.execute("SET plan_cache_mode = force_custom_plan")
         except BaseException:
             conn.close()
             raise
