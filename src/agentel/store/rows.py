@@ -7,7 +7,7 @@ the resource once per resource object, and leaves everything else to the databas
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -28,7 +28,10 @@ SPAN_COLUMNS = (
 # enum .name is a descriptor call; a dict lookup is several times cheaper per span
 _KIND_NAMES = {kind: kind.name for kind in SpanKind}
 _STATUS_NAMES = {code: code.name for code in StatusCode}
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
+# OTel attribute values are scalars and sequences of scalars: no cycles to look for.
+_dumps = json.JSONEncoder(
+    separators=(",", ":"), default=str, ensure_ascii=False, check_circular=False
+).encode
 
 
 def _events_json(span: ReadableSpan) -> str:
@@ -62,7 +65,9 @@ class RowBuilder:
     def row(self, span: ReadableSpan) -> tuple[Any, ...]:
         context = span.context
         parent = span.parent
-        attrs: Mapping[str, Any] = span.attributes or {}
+        # A plain copy: the SDK's attribute mapping answers each lookup in Python code, the
+        # copy in C, and the JSON below needs a dict anyway.
+        attrs = dict(span.attributes or {})
         get = attrs.get
         operation = get(semconv.GEN_AI_OPERATION_NAME)
         request_model = get(semconv.GEN_AI_REQUEST_MODEL)
@@ -110,7 +115,7 @@ class RowBuilder:
             cost,
             service,
             None if scope is None else scope.name,
-            _dumps(dict(attrs)),
+            _dumps(attrs),
             _events_json(span),
             resource_json,
         )
