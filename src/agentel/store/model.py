@@ -16,7 +16,7 @@ def ns_to_datetime(ns: int) -> datetime:
 
 
 def _json(value: Any) -> Any:
-    """SQLite hands JSON columns back as text, PostgreSQL (JSONB) already parsed."""
+    """SQLite hands JSON columns back as text, PostgreSQL (json) already parsed."""
     return json.loads(value) if isinstance(value, str) else value
 
 
