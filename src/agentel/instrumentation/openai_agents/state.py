@@ -226,7 +226,10 @@ class RunScope:
             log_once("scope-fail", "agentel: could not record a failed run")
         deferred, self.deferred = self.deferred, []
         for node, end_ns in deferred:
-            finish(node, end_ns)
+            try:
+                finish(node, end_ns)
+            except Exception:
+                log_once("scope-finish", "agentel: could not end a span of a run")
 
     def _fail(self, exc: BaseException) -> None:
         description = f"{type(exc).__name__}: {exc}"

@@ -87,7 +87,10 @@ def _close_scope(scope: RunScope | None, exc: BaseException | None) -> None:
     processor = RUNTIME.processor
     if scope is None or processor is None:
         return
-    scope.close(exc, processor.finish)
+    try:
+        scope.close(exc, processor.finish)
+    except Exception:
+        log_once("run-close", "agentel: could not end a run's spans")
 
 
 def _locate_scope(args: Any, kwargs: Any) -> RunScope | None:
@@ -225,12 +228,11 @@ async def wrap_get_response(wrapped: Any, instance: Any, args: Any, kwargs: Any)
         response = await wrapped(*args, **kwargs)
     except BaseException as exc:
         _record(call.node, exc)
+        _safely(call.end, "model-end")
         raise
     finally:
         state.MODEL_CALL.reset(call_token)
         otel_context.detach(token)
-        if call.node.exception is not None:
-            _safely(call.end, "model-end")
     _safely(lambda: call.succeed(response), "model-response")
     _safely(call.end, "model-end")
     return response
