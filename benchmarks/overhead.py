@@ -31,7 +31,6 @@ from agents import (
     RunConfig,
     Runner,
     Usage,
-    function_tool,
 )
 from agents.testing import assistant_message, function_call
 from opentelemetry.sdk.trace import TracerProvider
@@ -40,6 +39,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from agentel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from agent_fixtures import support_agents_on
 from fake_openai import FakeOpenAI, Reply, ToolCall
 
 SPANS_PER_RUN = 10
@@ -55,18 +55,6 @@ class DiscardingExporter(SpanExporter):
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         self.count += len(spans)
         return SpanExportResult.SUCCESS
-
-
-@function_tool
-def lookup_order(order_id: str) -> str:
-    """Look up an order by its id."""
-    return f"order {order_id}: delivered, damaged"
-
-
-@function_tool
-def refund(order_id: str, amount: float) -> str:
-    """Refund part of an order."""
-    return f"refunded {amount} on {order_id}"
 
 
 def _next_step(agent: str, tool_outputs: int) -> tuple[str | None, str, dict[str, Any]]:
@@ -116,23 +104,6 @@ def _loopback_responder(request: Any) -> Reply:
     return Reply(tool_calls=[ToolCall(tool, arguments, call_id=call_id)])
 
 
-def _agents(model: Model) -> Agent[Any]:
-    billing = Agent(
-        name="billing",
-        instructions="You handle refunds.",
-        handoff_description="Refunds",
-        model=model,
-        tools=[refund],
-    )
-    return Agent(
-        name="triage",
-        instructions="You route customer requests.",
-        model=model,
-        tools=[lookup_order],
-        handoffs=[billing],
-    )
-
-
 async def _measure(agent: Agent[Any], pairs: int, warmup: int) -> dict[str, float]:
     traced_config = RunConfig(workflow_name="bench")
     plain_config = RunConfig(workflow_name="bench", tracing_disabled=True)
@@ -176,11 +147,13 @@ def _run_case(kind: str, capture: str, pairs: int, warmup: int) -> dict[str, flo
     fake = None
     try:
         if kind == "inprocess":
-            agent = _agents(ScenarioModel())
+            agent = support_agents_on(ScenarioModel())
         else:
             fake = FakeOpenAI()
             fake.set_responder(_loopback_responder)
-            agent = _agents(OpenAIResponsesModel(model="gpt-4o", openai_client=fake.client()))
+            agent = support_agents_on(
+                OpenAIResponsesModel(model="gpt-4o", openai_client=fake.client())
+            )
         result = asyncio.run(_measure(agent, pairs, warmup))
     finally:
         instrumentor.uninstrument()

@@ -101,7 +101,11 @@ def support_agents(fake: FakeOpenAI, api: str = "responses") -> Agent[Any]:
     """triage -> lookup_order tool -> handoff to billing -> refund tool -> answer."""
     client = fake.client()
     model_class = OpenAIResponsesModel if api == "responses" else OpenAIChatCompletionsModel
-    model = model_class(model="gpt-4o", openai_client=client)
+    return support_agents_on(model_class(model="gpt-4o", openai_client=client))
+
+
+def support_agents_on(model: Any) -> Agent[Any]:
+    """The support-desk agents on any model object (the benchmark uses an in-process one)."""
     billing = Agent(
         name="billing",
         instructions="You handle refunds.",
