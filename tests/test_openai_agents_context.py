@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx2
 import openai
 from agents import (
@@ -178,3 +180,38 @@ async def test_agent_as_tool_nests_its_agent_and_model_call_under_the_tool(
         "        chat gpt-4o",
         "    chat gpt-4o",
     ]
+
+
+async def test_parallel_tool_calls_each_get_their_own_span(traced: Traced, fake_openai: FakeOpenAI):
+    tracer = traced.tracer_provider.get_tracer("user-code")
+
+    @function_tool
+    async def weather(city: str) -> str:
+        """Weather for a city."""
+        with tracer.start_as_current_span(f"fetch {city}"):
+            await asyncio.sleep(0.01)  # both calls are in flight at once
+            return f"sunny in {city}"
+
+    fake_openai.script(
+        [
+            Reply(
+                tool_calls=[
+                    ToolCall("weather", {"city": "Paris"}, call_id="call_paris"),
+                    ToolCall("weather", {"city": "Oslo"}, call_id="call_oslo"),
+                ]
+            ),
+            Reply(text="Sunny in both."),
+        ]
+    )
+    model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+    await Runner.run(Agent(name="forecaster", model=model, tools=[weather]), "Paris and Oslo?")
+
+    spans = traced.spans()
+    tools = traced.named("execute_tool weather")
+    assert sorted(t.attributes["gen_ai.tool.call.id"] for t in tools) == ["call_oslo", "call_paris"]
+    by_call = {t.attributes["gen_ai.tool.call.id"]: t for t in tools}
+    assert parent_of(traced.one("fetch Paris"), spans) is by_call["call_paris"]
+    assert parent_of(traced.one("fetch Oslo"), spans) is by_call["call_oslo"]
+    # they overlapped in time
+    paris, oslo = by_call["call_paris"], by_call["call_oslo"]
+    assert paris.start_time < oslo.end_time and oslo.start_time < paris.end_time
