@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from agents import ModelSettings, RunConfig, Runner
+from agents import Agent, ModelSettings, OpenAIResponsesModel, RunConfig, Runner
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agent_fixtures import SUPPORT_SCRIPT, Traced, parent_of, support_agents, tree
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, Reply
 
 EXPECTED_TREE = [
     "invoke_workflow Support desk",
@@ -197,3 +197,13 @@ async def test_metrics_follow_the_semconv(traced: Traced, fake_openai: FakeOpenA
         for p in traced.metric_points("gen_ai.execute_tool.duration")
     }
     assert tools == {"lookup_order", "transfer_to_billing", "refund"}
+
+
+async def test_server_side_conversation_id_names_the_conversation(
+    traced: Traced, fake_openai: FakeOpenAI
+):
+    fake_openai.script([Reply(text="Hello again.")])
+    model = OpenAIResponsesModel(model="gpt-4o", openai_client=fake_openai.client())
+    await Runner.run(Agent(name="greeter", model=model), "hi", conversation_id="conv_srv_1")
+    assert fake_openai.requests[0].body.get("conversation") == "conv_srv_1"
+    assert traced.one("chat gpt-4o").attributes["gen_ai.conversation.id"] == "conv_srv_1"

@@ -173,6 +173,11 @@ class ModelCall:
         settings = argument(args, kwargs, "model_settings")
         if settings is not None:
             _add_settings(attributes, settings)
+        # An OpenAI server-side conversation names the conversation when no group id does
+        # (start_node puts the trace's group id over it).
+        server_conversation = kwargs.get("conversation_id")
+        if isinstance(server_conversation, str) and server_conversation:
+            attributes[sc.GEN_AI_CONVERSATION_ID] = server_conversation
         provider = profile.provider
         request_model = profile.request_model
         name = f"{sc.OP_CHAT} {request_model}"
