@@ -203,7 +203,6 @@ class Telemetry:
 # the run's outcome, so a run that raises can still mark them ERROR before they are sent.
 @dataclass(eq=False)
 class RunScope:
-    telemetry: Telemetry
     deferred: list[tuple[Node, int]] = field(default_factory=list)
     workflow: Node | None = None
     last_agent: Node | None = None

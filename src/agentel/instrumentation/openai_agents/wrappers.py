@@ -80,7 +80,7 @@ def _open_scope(telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, A
     starting_agent = args[0] if args else kwargs.get("starting_agent")
     if starting_agent is not None:
         prepare_agents(telemetry, starting_agent)
-    return RunScope(telemetry)
+    return RunScope()
 
 
 def _close_scope(scope: RunScope | None, exc: BaseException | None) -> None:
