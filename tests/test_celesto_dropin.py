@@ -79,3 +79,17 @@ def test_setup_celesto_tracing_sends_a_real_run(
 def test_setup_celesto_tracing_without_a_key_names_the_variable() -> None:
     with pytest.raises(SettingError, match="CELESTO_API_KEY"):
         setup_celesto_tracing()
+
+
+def test_custom_span_data_reaches_celesto(celesto: FakeCelesto) -> None:
+    from agents import custom_span, trace
+
+    endpoint = celesto.base_url + "/traces/ingest"
+    pipeline = setup_celesto_tracing(endpoint=endpoint, token=TOKEN, batch_delay=0.05)
+    with trace("Reranking"), custom_span("rerank", {"candidates": 3, "strategy": "bm25"}):
+        pass
+    assert pipeline.force_flush(5000)
+    custom = [i for i in celesto.items() if i.get("span_data", {}).get("type") == "custom"]
+    assert len(custom) == 1
+    assert custom[0]["span_data"]["name"] == "rerank"
+    assert custom[0]["span_data"]["data"] == {"candidates": 3, "strategy": "bm25"}

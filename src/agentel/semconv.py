@@ -31,7 +31,6 @@ GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
 # --- agent -------------------------------------------------------------------------------
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
-GEN_AI_AGENT_ID = "gen_ai.agent.id"
 GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
 OUTPUT_TYPE_TEXT = "text"
 OUTPUT_TYPE_JSON = "json"
@@ -57,13 +56,6 @@ GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
 GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
-USAGE_ATTRIBUTES = (
-    GEN_AI_USAGE_INPUT_TOKENS,
-    GEN_AI_USAGE_OUTPUT_TOKENS,
-    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-)
 
 # --- content (opt-in) --------------------------------------------------------------------
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
@@ -101,7 +93,7 @@ EVENT_GUARDRAIL_RESULT = "gen_ai.guardrail.result"
 AGENTEL_METADATA_PREFIX = "agentel.metadata."
 AGENTEL_USAGE_COST_USD = "agentel.usage.cost_usd"
 AGENTEL_SDK_SPAN_TYPE = "agentel.sdk.span_type"
-AGENTEL_CUSTOM_DATA = "agentel.custom.data"
+AGENTEL_CUSTOM_PREFIX = "agentel.custom."  # + each key of agents.custom_span(name, data)
 
 # --- events (content as events, when EVENT_ONLY / SPAN_AND_EVENT) -------------------------
 EVENT_CLIENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"

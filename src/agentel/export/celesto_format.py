@@ -172,8 +172,9 @@ def span_data(span: ReadableSpan) -> dict[str, Any]:
                 "triggered": triggered,
             }
         )
-    data = _json(attrs.get(sc.AGENTEL_CUSTOM_DATA))
-    if data is None:
+    prefix = sc.AGENTEL_CUSTOM_PREFIX
+    data = {k[len(prefix) :]: _plain(v) for k, v in attrs.items() if k.startswith(prefix)}
+    if not data:  # a span of another instrumentation: keep what it says
         data = {key: _plain(value) for key, value in attrs.items()}
     return _present({"type": "custom", "name": span.name, "data": data})
 

@@ -169,7 +169,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
     def _start_custom(self, data: Any, span_id: str, parent: Node) -> Node:
         attributes: dict[str, Any] = {sc.AGENTEL_SDK_SPAN_TYPE: "custom"}
         for key, value in (data.data or {}).items():
-            attributes[f"agentel.custom.{key}"] = _primitive(value)
+            attributes[sc.AGENTEL_CUSTOM_PREFIX + str(key)] = _primitive(value)
         return self.telemetry.start_node(state.CUSTOM, data.name, span_id, parent, attributes)
 
     def _adopt_or_start_model(self, data: Any, span_id: str, parent: Node) -> Node:
