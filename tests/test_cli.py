@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agentel import semconv
-from agentel.store import open_store
+from agentel.store import SCHEMA_VERSION, open_store
 from otlp_receiver import OTLPReceiver
 from store_support import BASE_NS, drop_schema, postgres_url, support_run
 
@@ -206,7 +206,7 @@ def test_doctor_reports_the_store_and_unreachable_endpoints(demo_db: tuple[Path,
     db, _ = demo_db
     healthy = agentel("doctor", db=db).stdout
     assert f"url: sqlite:///{db} (from AGENTEL_DB)" in healthy
-    assert "[ok] store: schema v2, 1 traces, 11 spans" in healthy
+    assert f"[ok] store: schema v{SCHEMA_VERSION}, 1 traces, 11 spans" in healthy
     with OTLPReceiver() as receiver:
         answering = agentel("doctor", db=db, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url).stdout
     assert f"[ok] otlp {receiver.url}/v1/traces: answers" in answering

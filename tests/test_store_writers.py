@@ -22,11 +22,17 @@ from agentel import semconv
 from agentel.store import SCHEMA_VERSION, SchemaTooNewError, open_store, sqlite_path
 from agentel.store import schema as store_schema
 from agentel.store.aggregate import trace_shares, upsert_traces
-from agentel.store.base import NAMES_INSERT, SPAN_INSERT
+from agentel.store.base import NAMES_INSERT
 from agentel.store.exporter import StoreSpanExporter
 from agentel.store.pricing import price_table
-from agentel.store.rows import RowBuilder, name_rows
-from store_support import drop_schema, postgres_url, store_url, support_run  # noqa: F401
+from agentel.store.rows import SPAN_COLUMNS, RowBuilder, name_rows
+from store_support import (  # noqa: F401
+    TraceBuilder,
+    drop_schema,
+    postgres_url,
+    store_url,
+    support_run,
+)
 
 TESTS_DIR = Path(__file__).parent
 
@@ -127,28 +133,70 @@ def _connect_raw(url: str):
     return conn, store_schema.POSTGRES
 
 
-def test_opening_a_first_schema_store_upgrades_it(store_url: str) -> None:  # noqa: F811
-    conn, dialect = _connect_raw(store_url)
+def _write_first_schema_rows(url: str, run: TraceBuilder, seq: int | None = None) -> None:
+    """What an agentel with the first schema wrote for ``run``: spans with their trace id,
+    events (``[]`` when none) and resource JSON inline, names and the trace row."""
+    conn, dialect = _connect_raw(url)
     cursor = conn.cursor()
-    assert store_schema.upgrade(cursor, dialect, 0, target=1) == 1
-    run = support_run(seed=40, metadata={"user": "alice"})
-    seq = 1
-    if dialect is store_schema.POSTGRES:
-        cursor.execute("SELECT nextval('traces_trace_seq')")
-        seq = cursor.fetchone()[0]
-    rows = [(seq, *row) for row in RowBuilder(price_table()).rows(run.spans).spans]
-    # what an agentel with the first schema wrote: spans, names and the trace row
-    cursor.executemany(dialect.sql(SPAN_INSERT), rows)
-    cursor.executemany(dialect.sql(NAMES_INSERT), name_rows(rows))
-    upsert_traces(cursor, dialect, trace_shares(rows))
+    if seq is None:
+        seq = 1
+        if dialect is store_schema.POSTGRES:
+            cursor.execute("SELECT nextval('traces_trace_seq')")
+            seq = cursor.fetchone()[0]
+    built = RowBuilder(price_table()).rows(run.spans)
+    first = [(seq, *row[:-2], row[-2] or "[]", built.resources[row[-1]]) for row in built.spans]
+    columns = ("trace_seq", *SPAN_COLUMNS[:-1], "resource")
+    cursor.executemany(
+        dialect.sql(
+            f"INSERT INTO spans ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        ),
+        first,
+    )
+    stored = [(seq, *row[1:]) for row in built.spans]
+    cursor.executemany(dialect.sql(NAMES_INSERT), name_rows(stored))
+    upsert_traces(cursor, dialect, trace_shares(stored, {seq: run.trace_hex}))
     conn.close()
 
+
+def test_opening_a_first_schema_store_upgrades_it(store_url: str) -> None:  # noqa: F811
+    conn, dialect = _connect_raw(store_url)
+    assert store_schema.upgrade(conn.cursor(), dialect, 0, target=1) == 1
+    conn.close()
+    run = support_run(seed=40, metadata={"user": "alice"})
+    _write_first_schema_rows(store_url, run)
+
     with open_store(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         [trace] = store.get_traces(metadata=("user", "alice"))
         assert trace.trace_id == run.trace_hex
         assert trace.metadata == {"user": "alice"}
         assert store.counts() == (1, 8)
+
+
+def test_opening_a_second_schema_store_moves_resources_and_events(
+    store_url: str,  # noqa: F811
+) -> None:
+    conn, dialect = _connect_raw(store_url)
+    assert store_schema.upgrade(conn.cursor(), dialect, 0, target=2) == 2
+    conn.close()
+    run = TraceBuilder(seed=41)
+    agent = run.agent("Triage")
+    run.tool(agent, "lookup_order", "Triage", error="builtins.KeyError")
+    run.finish()
+    _write_first_schema_rows(store_url, run)
+
+    with open_store(store_url) as store:
+        assert store.schema_version == 3
+        tree = store.get_trace(run.trace_hex)
+        assert tree is not None and len(tree.spans) == 3
+        assert {span.trace_id for span in tree.spans} == {run.trace_hex}
+        assert {span.resource["service.name"] for span in tree.spans} == {"store-tests"}
+        [tool] = store.get_spans(status="error")
+        assert tool.events[0]["name"] == "exception"
+        assert [s.events for s in tree.spans if s.span_id != tool.span_id] == [[], []]
+        # new batches go to the new table alongside the moved ones
+        store.write_spans(support_run(seed=42).spans)
+        assert store.counts() == (2, 11)
 
 
 def test_a_newer_schema_is_a_clear_error(store_url: str) -> None:  # noqa: F811

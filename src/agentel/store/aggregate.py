@@ -11,7 +11,7 @@ up to the same row as one batch with every span would.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentel import semconv
@@ -19,9 +19,8 @@ from agentel.store.rows import STORED
 from agentel.store.schema import Dialect
 
 # Positions in a stored span row (see rows.STORED_COLUMNS).
-SEQ, TRACE_ID, SPAN_ID, IS_ROOT, NAME, STATUS, START, END = (
-    STORED[c]
-    for c in ("trace_seq", "trace_id", "span_id", "is_root", "name", "status", "start_ns", "end_ns")
+SEQ, SPAN_ID, IS_ROOT, NAME, STATUS, START, END = (
+    STORED[c] for c in ("trace_seq", "span_id", "is_root", "name", "status", "start_ns", "end_ns")
 )
 OPERATION, WORKFLOW, AGENT, CONVERSATION = (
     STORED[c] for c in ("operation", "workflow", "agent", "conversation_id")
@@ -168,15 +167,16 @@ class _Share:
         )
 
 
-def trace_shares(new_rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """Upsert rows (see :func:`trace_upsert_sql`) for the traces of newly stored spans."""
+def trace_shares(
+    new_rows: Sequence[Sequence[Any]], trace_ids: Mapping[int, str]
+) -> list[tuple[Any, ...]]:
+    """Upsert rows (see :func:`trace_upsert_sql`) for the traces of newly stored spans;
+    ``trace_ids`` maps each ``trace_seq`` to its trace id."""
     shares: dict[int, _Share] = {}
-    trace_ids: dict[int, str] = {}
     for row in new_rows:
         share = shares.get(row[SEQ])
         if share is None:
             share = shares[row[SEQ]] = _Share(row)
-            trace_ids[row[SEQ]] = row[TRACE_ID]
         share.add(row)
     now_ns = time.time_ns()
     return [shares[seq].upsert_row(seq, trace_ids[seq], now_ns) for seq in sorted(shares)]

@@ -7,9 +7,9 @@ queries and the aggregate upkeep live here once, so both databases answer alike.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -29,12 +29,24 @@ NAMES_INSERT = (
     "INSERT INTO trace_names (kind, name, trace_seq) VALUES (?, ?, ?) "
     "ON CONFLICT (kind, name, trace_seq) DO NOTHING"
 )
+RESOURCE_INSERT = (
+    "INSERT INTO resources (resource_id, resource) VALUES (?, ?) "
+    "ON CONFLICT (resource_id) DO NOTHING"
+)
 METADATA_INSERT = (
     "INSERT INTO trace_metadata (trace_seq, key, value) VALUES (?, ?, ?) "
     "ON CONFLICT (trace_seq, key) DO UPDATE SET value = excluded.value"
 )
 # the trace_seq of a trace, by its id
 SEQ_OF = "(SELECT trace_seq FROM traces WHERE trace_id = ?)"
+
+
+class Resolved(NamedTuple):
+    """The batch's traces as the database knows them, under the writers' lock."""
+
+    seq_of: dict[str, int]  # trace id -> trace_seq, for every trace of the batch
+    stored: set[tuple[int, str]]  # (trace_seq, span_id) of spans already stored
+    fresh_seqs: set[int]  # traces created by this transaction
 
 
 class TraceStore(ABC):
@@ -48,6 +60,9 @@ class TraceStore(ABC):
 
     def __init__(self) -> None:
         self._rows = RowBuilder(price_table())
+        # resource keys committed by this store: a process has one resource, so after its
+        # first batch no batch needs to write one
+        self._stored_resources: set[int] = set()
 
     # --- what each database provides ---------------------------------------------------------
 
@@ -60,13 +75,10 @@ class TraceStore(ABC):
         """A write transaction; yields a cursor, commits on success, rolls back on error."""
 
     @abstractmethod
-    def _lock_traces(self, cursor: Any, trace_ids: Sequence[str]) -> None:
-        """Serialise writers of the same traces until the transaction ends, so the check
-        for stored spans and the aggregate update see every committed span."""
-
-    @abstractmethod
-    def _allocate_seqs(self, cursor: Any, count: int) -> list[int]:
-        """``count`` new, increasing ``trace_seq`` numbers for traces seen for the first time."""
+    def _resolve_traces(self, cursor: Any, trace_ids: Sequence[str]) -> Resolved:
+        """Serialise writers of these traces until the transaction ends (so the stored spans
+        found, and the aggregate update, see every committed span), and give each trace a
+        ``trace_seq``: its stored one, or a new, increasing one."""
 
     @abstractmethod
     def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -93,50 +105,46 @@ class TraceStore(ABC):
         rows = self._rows.rows(spans)
         with self._transaction() as cursor:
             self._write_rows(cursor, rows)
+        self._stored_resources.update(rows.resources)
 
     def _write_rows(self, cursor: Any, rows: Rows) -> None:
         """The body of the write transaction, on an open cursor."""
         trace_ids = sorted({row[0] for row in rows.spans})
-        self._lock_traces(cursor, trace_ids)
-        cursor.execute(
-            self.dialect.sql(
-                f"SELECT trace_id, trace_seq FROM traces WHERE trace_id IN ({_marks(trace_ids)})"
-            ),
-            trace_ids,
-        )
-        seq_of: dict[str, int] = dict(cursor.fetchall())
-        stored: set[tuple[int, str]] = set()
-        if seq_of:
-            seqs = list(seq_of.values())
-            cursor.execute(
-                self.dialect.sql(
-                    f"SELECT trace_seq, span_id FROM spans WHERE trace_seq IN ({_marks(seqs)})"
-                ),
-                seqs,
-            )
-            stored = set(cursor.fetchall())
-        fresh = [trace_id for trace_id in trace_ids if trace_id not in seq_of]
-        if fresh:
-            seq_of.update(zip(fresh, self._allocate_seqs(cursor, len(fresh)), strict=True))
+        seq_of, stored, fresh_seqs = self._resolve_traces(cursor, trace_ids)
         new = []
         for row in rows.spans:
             seq = seq_of[row[0]]
             if (seq, row[1]) not in stored:
                 stored.add((seq, row[1]))  # a span twice in one batch is stored once
-                new.append((seq, *row))
+                new.append((seq, *row[1:]))
         if not new:
             return
+        known = self._stored_resources
+        resources = [item for item in rows.resources.items() if item[0] not in known]
+        if resources:
+            cursor.executemany(self.dialect.sql(RESOURCE_INSERT), resources)
         self._insert_spans(cursor, new)
-        self._insert_names(cursor, name_rows(new))
+        self._insert_names(cursor, name_rows(new), fresh_seqs)
         if rows.metadata:
             cursor.executemany(
                 self.dialect.sql(METADATA_INSERT),
                 [(seq_of[trace_id], key, value) for trace_id, key, value in rows.metadata],
             )
-        upsert_traces(cursor, self.dialect, trace_shares(new))
+        trace_ids = {seq: trace_id for trace_id, seq in seq_of.items()}
+        self._upsert_traces(cursor, trace_shares(new, trace_ids), fresh_seqs)
 
-    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, int]]) -> None:
+    def _insert_names(
+        self, cursor: Any, names: Sequence[tuple[str, str, int]], fresh_seqs: Set[int]
+    ) -> None:
+        """Store (kind, name, trace_seq) rows; ``fresh_seqs`` are the traces this transaction
+        created, which cannot have names yet."""
         cursor.executemany(self.dialect.sql(NAMES_INSERT), names)
+
+    def _upsert_traces(
+        self, cursor: Any, shares: Sequence[tuple[Any, ...]], fresh_seqs: Set[int]
+    ) -> None:
+        """Merge the batch's trace shares; ``fresh_seqs`` as for :meth:`_insert_names`."""
+        upsert_traces(cursor, self.dialect, shares)
 
     def prune(self, older_than: When) -> int:
         """Delete traces that started before ``older_than``; return how many were deleted."""
@@ -145,6 +153,7 @@ class TraceStore(ABC):
         with self._transaction() as cursor:
             cursor.execute(self.dialect.sql(f"SELECT COUNT(*) FROM ({old}) AS o"), (cutoff,))
             count = int(cursor.fetchone()[0])
+            # resources stay: a few rows, shared by traces of every age
             for table in ("spans", "trace_names", "trace_metadata"):
                 cursor.execute(
                     self.dialect.sql(f"DELETE FROM {table} WHERE trace_seq IN ({old})"), (cutoff,)
@@ -251,7 +260,7 @@ class TraceStore(ABC):
         spans = [
             SpanRecord.from_row(row)
             for row in self._read(
-                f"{query.SPAN_SELECT} WHERE trace_seq = {SEQ_OF} ORDER BY start_ns, span_id",
+                f"{query.SPAN_SELECT} WHERE s.trace_seq = {SEQ_OF} ORDER BY s.start_ns, s.span_id",
                 (full_id,),
             )
         ]

@@ -115,7 +115,8 @@ class SpanRecord:
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> SpanRecord:
         values = list(row)
-        values[-3:] = [_json(v) for v in values[-3:]]
+        attributes, events, resource = values[-3:]
+        values[-3:] = [_json(attributes), [] if events is None else _json(events), _json(resource)]
         return cls(*values)
 
     def subtree_cost(self) -> float | None:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agentel.settings import ENV_DB, SettingError
 from agentel.store import schema
-from agentel.store.base import TraceStore
+from agentel.store.aggregate import TRACE_UPSERT_COLUMNS, upsert_traces
+from agentel.store.base import Resolved, TraceStore
 from agentel.store.rows import STORED_COLUMNS
 
 try:
@@ -32,6 +33,21 @@ except ImportError:  # pragma: no cover - exercised only without the extra insta
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MIGRATION_LOCK = 0x6167656E74656C  # "agentel": one lock id for schema upgrades
 CONNECT_TIMEOUT_SECONDS = 5
+
+# Each trace id of a batch with its trace_seq (a new one from the sequence if the trace is not
+# stored: COALESCE evaluates nextval only then) and whether it is new, followed by the
+# (trace_seq, span_id) of the spans already stored for those traces. The stored spans are
+# found through an array rather than a join, which could be planned as a scan of all spans.
+_RESOLVE = """
+WITH known AS MATERIALIZED (
+    SELECT id, t.trace_seq FROM unnest(%s::text[]) AS id LEFT JOIN traces t ON t.trace_id = id
+)
+SELECT id, COALESCE(trace_seq, nextval('traces_trace_seq')), trace_seq IS NULL, NULL::text
+FROM known
+UNION ALL
+SELECT NULL, trace_seq, false, span_id FROM spans
+WHERE trace_seq = ANY(ARRAY(SELECT trace_seq FROM known WHERE trace_seq IS NOT NULL))
+"""
 
 
 def split_schema(url: str) -> tuple[str, str | None]:
@@ -95,6 +111,10 @@ class PostgresStore(TraceStore):
             # generic plan made while a table was small (a sequential scan) would be kept as
             # the table grows to millions of rows.
             conn.execute("SET plan_cache_mode = force_custom_plan")
+            # A commit returns before its WAL reaches the disk: a server crash may lose the last
+            # few hundred milliseconds of spans (never corrupt anything), which telemetry can
+            # afford, and a batch's commit stops waiting on an fsync.
+            conn.execute("SET synchronous_commit = off")
         except BaseException:
             conn.close()
             raise
@@ -145,31 +165,63 @@ class PostgresStore(TraceStore):
             cursor.execute(self.dialect.sql(sql), params)
             return cursor.fetchall()
 
-    def _lock_traces(self, cursor: Any, trace_ids: Sequence[str]) -> None:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(h) FROM "
-            "(SELECT DISTINCT hashtextextended(id, 0) AS h FROM unnest(%s::text[]) AS id "
-            "ORDER BY 1) AS locks",
-            (list(trace_ids),),
-        )
-
-    def _allocate_seqs(self, cursor: Any, count: int) -> list[int]:
-        cursor.execute("SELECT nextval('traces_trace_seq') FROM generate_series(1, %s)", (count,))
-        return [row[0] for row in cursor.fetchall()]
+    def _resolve_traces(self, cursor: Any, trace_ids: Sequence[str]) -> Resolved:
+        """Advisory locks on the trace ids, in a fixed order, then one read for the rest, both
+        in one pipeline (one round trip). The read runs after the locks are granted, so it
+        sees every span committed before."""
+        ids = list(trace_ids)
+        conn = cursor.connection
+        with conn.cursor() as resolve:
+            with conn.pipeline():
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(h) FROM "
+                    "(SELECT DISTINCT hashtextextended(id, 0) AS h FROM unnest(%s::text[]) AS id "
+                    "ORDER BY 1) AS locks",
+                    (ids,),
+                )
+                resolve.execute(_RESOLVE, (ids,))
+            rows = resolve.fetchall()
+        seq_of = {trace_id: seq for trace_id, seq, _, _ in rows if trace_id is not None}
+        stored = {(seq, span_id) for trace_id, seq, _, span_id in rows if trace_id is None}
+        fresh = {seq for trace_id, seq, new, _ in rows if trace_id is not None and new}
+        return Resolved(seq_of, stored, fresh)
 
     def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         with cursor.copy(f"COPY spans ({', '.join(STORED_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 
-    def _insert_names(self, cursor: Any, names: Sequence[tuple[str, str, int]]) -> None:
-        """One statement for the whole batch rather than a round trip per name."""
-        if not names:
+    def _insert_names(
+        self, cursor: Any, names: Sequence[tuple[str, str, int]], fresh_seqs: Set[int]
+    ) -> None:
+        """COPY the names of new traces (nothing to conflict with), one array statement for
+        the rest: two statements for the whole batch rather than a round trip per name."""
+        new = [name for name in names if name[2] in fresh_seqs]
+        if new:
+            with cursor.copy("COPY trace_names (kind, name, trace_seq) FROM STDIN") as copy:
+                for row in new:
+                    copy.write_row(row)
+        known = [name for name in names if name[2] not in fresh_seqs]
+        if not known:
             return
-        kinds, values, seqs = (list(column) for column in zip(*names, strict=True))
+        kinds, values, seqs = (list(column) for column in zip(*known, strict=True))
         cursor.execute(
             "INSERT INTO trace_names (kind, name, trace_seq) "
             "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
             "ON CONFLICT (kind, name, trace_seq) DO NOTHING",
             (kinds, values, seqs),
         )
+
+    def _upsert_traces(
+        self, cursor: Any, shares: Sequence[tuple[Any, ...]], fresh_seqs: Set[int]
+    ) -> None:
+        """COPY the rows of new traces (the trace lock keeps their ids to this writer), and
+        merge the shares of traces already stored in one upsert."""
+        new = [share for share in shares if share[0] in fresh_seqs]
+        if new:
+            with cursor.copy(f"COPY traces ({', '.join(TRACE_UPSERT_COLUMNS)}) FROM STDIN") as copy:
+                for row in new:
+                    copy.write_row(row)
+        known = [share for share in shares if share[0] not in fresh_seqs]
+        if known:
+            upsert_traces(cursor, self.dialect, known)

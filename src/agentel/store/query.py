@@ -129,26 +129,32 @@ class SpanFilter:
 
     def where(self) -> tuple[str, list[Any]]:
         pairs = [
-            ("trace_seq = (SELECT trace_seq FROM traces WHERE trace_id = ?)", self.trace_id),
-            ("operation = ?", self.operation),
-            ("agent = ?", self.agent),
-            ("model = ?", self.model),
-            ("tool = ?", self.tool),
-            ("status = ?", None if self.status is None else self.status.upper()),
-            ("start_ns >= ?", to_ns(self.since)),
-            ("start_ns < ?", to_ns(self.until)),
-            ("duration_ms >= ?", self.min_duration_ms),
+            ("s.trace_seq = (SELECT trace_seq FROM traces WHERE trace_id = ?)", self.trace_id),
+            ("s.operation = ?", self.operation),
+            ("s.agent = ?", self.agent),
+            ("s.model = ?", self.model),
+            ("s.tool = ?", self.tool),
+            ("s.status = ?", None if self.status is None else self.status.upper()),
+            ("s.start_ns >= ?", to_ns(self.since)),
+            ("s.start_ns < ?", to_ns(self.until)),
+            ("s.duration_ms >= ?", self.min_duration_ms),
         ]
         used = [(clause, value) for clause, value in pairs if value is not None]
         where = " AND ".join(clause for clause, _ in used)
         return (" WHERE " + where) if where else "", [value for _, value in used]
 
 
-SPAN_SELECT = f"SELECT {', '.join(SPAN_RECORD_COLUMNS)} FROM spans"
+# A span row keeps neither its trace id nor its resource: they come from traces and resources.
+_SPAN_SOURCES = {"trace_id": "t.trace_id", "resource": "r.resource"}
+SPAN_SELECT = (
+    f"SELECT {', '.join(_SPAN_SOURCES.get(c, f's.{c}') for c in SPAN_RECORD_COLUMNS)} "
+    "FROM spans s JOIN traces t ON t.trace_seq = s.trace_seq "
+    "JOIN resources r ON r.resource_id = s.resource_id"
+)
 
 
 def spans_sql(where: str) -> str:
-    return f"{SPAN_SELECT}{where} ORDER BY start_ns DESC, span_id LIMIT ? OFFSET ?"
+    return f"{SPAN_SELECT}{where} ORDER BY s.start_ns DESC, s.span_id LIMIT ? OFFSET ?"
 
 
 # --- stats -----------------------------------------------------------------------------------
