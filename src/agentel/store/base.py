@@ -7,9 +7,9 @@ queries and the aggregate upkeep live here once, so both databases answer alike.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -18,7 +18,7 @@ from agentel.store.aggregate import trace_shares, upsert_traces
 from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
-from agentel.store.rows import STORED_COLUMNS, RowBuilder, Rows, name_rows
+from agentel.store.rows import STORED_COLUMNS, RowBuilder, name_rows, span_trace_id
 from agentel.store.schema import Dialect
 
 SPAN_INSERT = (
@@ -37,6 +37,8 @@ METADATA_INSERT = (
     "INSERT INTO trace_metadata (trace_seq, key, value) VALUES (?, ?, ?) "
     "ON CONFLICT (trace_seq, key) DO UPDATE SET value = excluded.value"
 )
+T = TypeVar("T")
+
 # the trace_seq of a trace, by its id
 SEQ_OF = "(SELECT trace_seq FROM traces WHERE trace_id = ?)"
 
@@ -57,6 +59,9 @@ class TraceStore(ABC):
 
     dialect: Dialect
     url: str
+    # Build each span's row only as the span insert takes it, inside the transaction: worth it
+    # where a server inserts the rows already sent while the next ones are built.
+    _rows_in_transaction = False
 
     def __init__(self) -> None:
         self._rows = RowBuilder(price_table())
@@ -81,8 +86,12 @@ class TraceStore(ABC):
         ``trace_seq``: its stored one, or a new, increasing one."""
 
     @abstractmethod
-    def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert stored-form span rows (``trace_seq`` first) that are not stored yet."""
+    def _insert_spans(
+        self, cursor: Any, rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], T]
+    ) -> T:
+        """Insert stored-form span rows (``trace_seq`` first) that are not stored yet, then
+        return what ``meanwhile`` returns: work that a database server can overlap with
+        storing the rows is done while it does."""
 
     @property
     @abstractmethod
@@ -102,36 +111,57 @@ class TraceStore(ABC):
         """
         if not spans:
             return
-        rows = self._rows.rows(spans)
-        with self._transaction() as cursor:
-            self._write_rows(cursor, rows)
-        self._stored_resources.update(rows.resources)
+        if self._rows_in_transaction:
+            with self._transaction() as cursor:
+                resources = self._write(cursor, spans, None)
+        else:
+            rows = self._rows.rows(spans).spans
+            with self._transaction() as cursor:
+                resources = self._write(cursor, spans, rows)
+        self._stored_resources.update(resources)
 
-    def _write_rows(self, cursor: Any, rows: Rows) -> None:
-        """The body of the write transaction, on an open cursor."""
-        trace_ids = sorted({row[0] for row in rows.spans})
+    def _write(
+        self, cursor: Any, spans: Sequence[ReadableSpan], built: list[tuple[Any, ...]] | None
+    ) -> dict[int, str]:
+        """The body of the write transaction, on an open cursor; returns the resources of the
+        batch. Rows are ``built`` already, or made one by one as the span insert takes them."""
+        trace_ids = sorted({span_trace_id(span) for span in spans})
         seq_of, stored, fresh_seqs = self._resolve_traces(cursor, trace_ids)
-        new = []
-        for row in rows.spans:
-            seq = seq_of[row[0]]
-            if (seq, row[1]) not in stored:
-                stored.add((seq, row[1]))  # a span twice in one batch is stored once
-                new.append((seq, *row[1:]))
+        trace_id_of = {seq: trace_id for trace_id, seq in seq_of.items()}
+        rows: list[tuple[Any, ...]] = []
+        new: list[tuple[Any, ...]] = []
+
+        def new_rows() -> Iterator[tuple[Any, ...]]:
+            for row in built if built is not None else map(self._rows.row, spans):
+                rows.append(row)
+                seq = seq_of[row[0]]
+                if (seq, row[1]) not in stored:
+                    stored.add((seq, row[1]))  # a span twice in one batch is stored once
+                    stored_row = (seq, *row[1:])
+                    new.append(stored_row)
+                    yield stored_row
+
+        names, shares = self._insert_spans(
+            cursor,
+            # built rows go as a list: SQLite's executemany takes one faster than a generator
+            new_rows() if built is None else list(new_rows()),
+            lambda: (name_rows(new), trace_shares(new, trace_id_of)),
+        )
+        metadata, resources = self._rows.extras(spans, rows)
         if not new:
-            return
+            return resources
         known = self._stored_resources
-        resources = [item for item in rows.resources.items() if item[0] not in known]
-        if resources:
-            cursor.executemany(self.dialect.sql(RESOURCE_INSERT), resources)
-        self._insert_spans(cursor, new)
-        self._insert_names(cursor, name_rows(new), fresh_seqs)
-        if rows.metadata:
+        unknown = [item for item in resources.items() if item[0] not in known]
+        if unknown:
+            cursor.executemany(self.dialect.sql(RESOURCE_INSERT), unknown)
+        self._insert_names(cursor, names, fresh_seqs)
+        if metadata:
             cursor.executemany(
                 self.dialect.sql(METADATA_INSERT),
-                [(seq_of[trace_id], key, value) for trace_id, key, value in rows.metadata],
+                [(seq_of[trace_id], key, value) for trace_id, key, value in metadata],
             )
-        trace_ids = {seq: trace_id for trace_id, seq in seq_of.items()}
-        self._upsert_traces(cursor, trace_shares(new, trace_ids), fresh_seqs)
+        self._upsert_traces(cursor, shares, fresh_seqs)
+        return resources
 
     def _insert_names(
         self, cursor: Any, names: Sequence[tuple[str, str, int]], fresh_seqs: Set[int]

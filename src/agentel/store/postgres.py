@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from agentel.settings import ENV_DB, SettingError
 from agentel.store import schema
 from agentel.store.aggregate import TRACE_UPSERT_COLUMNS, upsert_traces
-from agentel.store.base import Resolved, TraceStore
+from agentel.store.base import Resolved, T, TraceStore
 from agentel.store.rows import STORED_COLUMNS
 
 try:
@@ -76,6 +76,7 @@ class PostgresStore(TraceStore):
     """A trace store in a PostgreSQL database (``postgresql://user@host/db[?schema=x]``)."""
 
     dialect = schema.POSTGRES
+    _rows_in_transaction = True
 
     def __init__(self, url: str):
         if psycopg is None:
@@ -186,10 +187,15 @@ class PostgresStore(TraceStore):
         fresh = {seq for trace_id, seq, new, _ in rows if trace_id is not None and new}
         return Resolved(seq_of, stored, fresh)
 
-    def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _insert_spans(
+        self, cursor: Any, rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], T]
+    ) -> T:
+        """COPY the rows as they are made: the server inserts each 32 KB sent while the next
+        rows are built. ``meanwhile`` runs once all are sent, before waiting for the end."""
         with cursor.copy(f"COPY spans ({', '.join(STORED_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+            return meanwhile()
 
     def _insert_names(
         self, cursor: Any, names: Sequence[tuple[str, str, int]], fresh_seqs: Set[int]

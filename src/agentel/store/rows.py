@@ -31,6 +31,11 @@ _KIND_NAMES = {kind: kind.name for kind in SpanKind}
 _STATUS_NAMES = {code: code.name for code in StatusCode}
 
 
+def span_trace_id(span: ReadableSpan) -> str:
+    """The span's trace id as stored: 32 hex digits."""
+    return span.context.trace_id.to_bytes(16, "big").hex()
+
+
 def _encoder() -> Callable[[Any], str]:
     """Compact JSON without the cycle check (OTel attribute values are scalars and sequences
     of scalars). ``JSONEncoder.encode`` builds a new C encoder on every call; building it once
@@ -164,9 +169,16 @@ class RowBuilder:
         )
 
     def rows(self, spans: Sequence[ReadableSpan]) -> Rows:
-        """The span rows, the trace metadata entries of their workflow and root spans (where
-        the instrumentation puts them, so other spans cost no extra scan) and their resources."""
+        """The span rows, the trace metadata entries and the resources of a batch."""
         rows = [self.row(span) for span in spans]
+        return Rows(rows, *self.extras(spans, rows))
+
+    def extras(
+        self, spans: Sequence[ReadableSpan], rows: Sequence[tuple[Any, ...]]
+    ) -> tuple[list[tuple[str, str, str]], dict[int, str]]:
+        """For the spans and their rows: the trace metadata entries of the workflow and root
+        spans (where the instrumentation puts them, so other spans cost no extra scan), and
+        the resources the rows refer to."""
         metadata = [
             (row[0], key, value)
             for span, row in zip(spans, rows, strict=True)
@@ -174,7 +186,7 @@ class RowBuilder:
             for key, value in metadata_items(dict(span.attributes or {}))
         ]
         resources = {key: self._resource_json[key] for key in {row[-1] for row in rows}}
-        return Rows(rows, metadata, resources)
+        return metadata, resources
 
 
 class Rows(NamedTuple):

@@ -18,13 +18,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from agentel.store import schema
-from agentel.store.base import SPAN_INSERT, Resolved, TraceStore
+from agentel.store.base import SPAN_INSERT, Resolved, T, TraceStore
 
 BUSY_TIMEOUT_SECONDS = 30.0
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
@@ -176,8 +176,12 @@ class SQLiteStore(TraceStore):
         seq_of.update(zip(fresh, seqs, strict=True))
         return Resolved(seq_of, stored, set(seqs))
 
-    def _insert_spans(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _insert_spans(
+        self, cursor: Any, rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], T]
+    ) -> T:
+        """In-process: nothing runs alongside, so ``meanwhile`` simply follows."""
         cursor.executemany(SPAN_INSERT, rows)
+        return meanwhile()
 
     def close(self) -> None:
         with self._lock:
