@@ -123,8 +123,9 @@ class TraceStore(ABC):
     def _write(
         self, cursor: Any, spans: Sequence[ReadableSpan], built: list[tuple[Any, ...]] | None
     ) -> dict[int, str]:
-        """The body of the write transaction, on an open cursor; returns the resources of the
-        batch. Rows are ``built`` already, or made one by one as the span insert takes them."""
+        """The body of the write transaction, on an open cursor; returns the resources it
+        stored or found stored. Rows are ``built`` already, or made one by one as the span
+        insert takes them."""
         trace_ids = sorted({span_trace_id(span) for span in spans})
         seq_of, stored, fresh_seqs = self._resolve_traces(cursor, trace_ids)
         trace_id_of = {seq: trace_id for trace_id, seq in seq_of.items()}
@@ -149,7 +150,7 @@ class TraceStore(ABC):
         )
         metadata, resources = self._rows.extras(spans, rows)
         if not new:
-            return resources
+            return {}  # nothing written: claim no resource as stored
         known = self._stored_resources
         unknown = [item for item in resources.items() if item[0] not in known]
         if unknown:
