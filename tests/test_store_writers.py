@@ -27,6 +27,8 @@ from agentel.store.exporter import StoreSpanExporter
 from agentel.store.pricing import price_table
 from agentel.store.rows import SPAN_COLUMNS, RowBuilder, name_rows
 from store_support import (  # noqa: F401
+    BASE_NS,
+    MS,
     TraceBuilder,
     drop_schema,
     postgres_url,
@@ -301,3 +303,26 @@ def test_a_postgres_outage_fails_batches_cleanly_and_the_next_batch_reconnects(c
         exporter.shutdown()
         proxy.stop()
         drop_schema(direct_url)
+
+
+# --- SQLite's write-ahead log ------------------------------------------------------------------
+
+
+def test_sqlite_checkpoints_in_the_background_and_bounds_the_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentel.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "WAL_LIMIT_BYTES", 64 * 1024)
+    path = tmp_path / "traces.db"
+    store = open_store(f"sqlite:///{path}")
+    for seed in range(30):
+        store.write_spans(support_run(seed=seed, start_ns=BASE_NS + seed * MS).spans)
+        # the writer truncates a WAL past the limit after its commit
+        assert Path(f"{path}-wal").stat().st_size <= 64 * 1024
+    checkpointers = [t for t in threading.enumerate() if t.name == "agentel-checkpoint"]
+    assert len(checkpointers) == 1
+    store.close()
+    assert not checkpointers[0].is_alive()
+    with open_store(f"sqlite:///{path}") as reader:
+        assert reader.counts() == (30, 240)
