@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager
+from itertools import chain, islice
 from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -62,6 +63,8 @@ class TraceStore(ABC):
     # Build each span's row only as the span insert takes it, inside the transaction: worth it
     # where a server inserts the rows already sent while the next ones are built.
     _rows_in_transaction = False
+    # How many of those rows to build while the server looks up the batch's traces.
+    _rows_during_lookup = 0
 
     def __init__(self) -> None:
         self._rows = RowBuilder(price_table())
@@ -80,10 +83,13 @@ class TraceStore(ABC):
         """A write transaction; yields a cursor, commits on success, rolls back on error."""
 
     @abstractmethod
-    def _resolve_traces(self, cursor: Any, trace_ids: Sequence[str]) -> Resolved:
+    def _resolve_traces(
+        self, cursor: Any, trace_ids: Sequence[str], meanwhile: Callable[[], object]
+    ) -> Resolved:
         """Serialise writers of these traces until the transaction ends (so the stored spans
         found, and the aggregate update, see every committed span), and give each trace a
-        ``trace_seq``: its stored one, or a new, increasing one."""
+        ``trace_seq``: its stored one, or a new, increasing one. ``meanwhile`` is called once,
+        while a database server does the lookup."""
 
     @abstractmethod
     def _insert_spans(
@@ -124,16 +130,25 @@ class TraceStore(ABC):
         self, cursor: Any, spans: Sequence[ReadableSpan], built: list[tuple[Any, ...]] | None
     ) -> dict[int, str]:
         """The body of the write transaction, on an open cursor; returns the resources it
-        stored or found stored. Rows are ``built`` already, or made one by one as the span
-        insert takes them."""
+        stored or found stored. Rows are ``built`` already, or made as the span insert takes
+        them, the first ``_rows_during_lookup`` of them while the server looks up the traces."""
         trace_ids = sorted({span_trace_id(span) for span in spans})
-        seq_of, stored, fresh_seqs = self._resolve_traces(cursor, trace_ids)
+        pending: Iterator[tuple[Any, ...]] = iter(
+            built if built is not None else map(self._rows.row, spans)
+        )
+        early: list[tuple[Any, ...]] = []
+
+        def build_early() -> None:
+            if built is None:
+                early.extend(islice(pending, self._rows_during_lookup))
+
+        seq_of, stored, fresh_seqs = self._resolve_traces(cursor, trace_ids, build_early)
         trace_id_of = {seq: trace_id for trace_id, seq in seq_of.items()}
         rows: list[tuple[Any, ...]] = []
         new: list[tuple[Any, ...]] = []
 
         def new_rows() -> Iterator[tuple[Any, ...]]:
-            for row in built if built is not None else map(self._rows.row, spans):
+            for row in chain(early, pending):
                 rows.append(row)
                 seq = seq_of[row[0]]
                 if (seq, row[1]) not in stored:

@@ -77,6 +77,7 @@ class PostgresStore(TraceStore):
 
     dialect = schema.POSTGRES
     _rows_in_transaction = True
+    _rows_during_lookup = 256
 
     def __init__(self, url: str):
         if psycopg is None:
@@ -166,10 +167,13 @@ class PostgresStore(TraceStore):
             cursor.execute(self.dialect.sql(sql), params)
             return cursor.fetchall()
 
-    def _resolve_traces(self, cursor: Any, trace_ids: Sequence[str]) -> Resolved:
+    def _resolve_traces(
+        self, cursor: Any, trace_ids: Sequence[str], meanwhile: Callable[[], object]
+    ) -> Resolved:
         """Advisory locks on the trace ids, in a fixed order, then one read for the rest, both
         in one pipeline (one round trip). The read runs after the locks are granted, so it
-        sees every span committed before."""
+        sees every span committed before. ``meanwhile`` runs once both are sent, while the
+        server runs them."""
         ids = list(trace_ids)
         conn = cursor.connection
         with conn.cursor() as resolve:
@@ -181,6 +185,7 @@ class PostgresStore(TraceStore):
                     (ids,),
                 )
                 resolve.execute(_RESOLVE, (ids,))
+                meanwhile()
             rows = resolve.fetchall()
         seq_of = {trace_id: seq for trace_id, seq, _, _ in rows if trace_id is not None}
         stored = {(seq, span_id) for trace_id, seq, _, span_id in rows if trace_id is None}

@@ -150,9 +150,13 @@ class SQLiteStore(TraceStore):
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def _resolve_traces(self, cursor: Any, trace_ids: Sequence[str]) -> Resolved:
+    def _resolve_traces(
+        self, cursor: Any, trace_ids: Sequence[str], meanwhile: Callable[[], object]
+    ) -> Resolved:
         """``BEGIN IMMEDIATE`` already holds the database's one write lock, which also keeps
-        new numbers (after the highest in use) to this writer."""
+        new numbers (after the highest in use) to this writer. In-process: ``meanwhile``
+        simply goes first."""
+        meanwhile()
         marks = ", ".join("?" for _ in trace_ids)
         cursor.execute(
             f"SELECT trace_id, trace_seq FROM traces WHERE trace_id IN ({marks})", trace_ids
