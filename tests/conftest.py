@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from celesto_fake import FakeCelesto
 from fake_openai import FakeOpenAI
+from otlp_receiver import OTLPReceiver
 
 pytest_plugins = ["agent_fixtures"]
 
@@ -20,4 +22,18 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A fresh fake OpenAI server per test (start + stop take a few ms), so no test sees
     another test's requests or scripted replies."""
     with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def receiver() -> Iterator[OTLPReceiver]:
+    """A loopback OTLP receiver (HTTP and gRPC) that decodes what it is sent."""
+    with OTLPReceiver() as running:
+        yield running
+
+
+@pytest.fixture
+def celesto() -> Iterator[FakeCelesto]:
+    """A loopback Celesto ingest endpoint that keeps every post."""
+    with FakeCelesto() as fake:
         yield fake

@@ -17,12 +17,6 @@ from pipeline_scripted_model import weather_agent
 TOKEN = "cel_dropin_token"
 
 
-@pytest.fixture
-def celesto() -> Iterator[FakeCelesto]:
-    with FakeCelesto() as fake:
-        yield fake
-
-
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, celesto: FakeCelesto) -> Iterator[None]:
     yield from clean_pipeline(monkeypatch)

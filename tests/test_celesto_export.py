@@ -25,12 +25,6 @@ from pipeline_helpers import MESSAGES_IN, MESSAGES_OUT, clean_pipeline, emit_sam
 TOKEN = "cel_secret_token_123"
 
 
-@pytest.fixture
-def celesto() -> Iterator[FakeCelesto]:
-    with FakeCelesto() as fake:
-        yield fake
-
-
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, celesto: FakeCelesto) -> Iterator[None]:
     yield from clean_pipeline(monkeypatch)

@@ -20,12 +20,6 @@ from otlp_receiver import OTLPReceiver
 from pipeline_helpers import MESSAGES_IN, MESSAGES_OUT, clean_pipeline, emit_sample_trace
 
 
-@pytest.fixture
-def receiver() -> Iterator[OTLPReceiver]:
-    with OTLPReceiver() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver) -> Iterator[None]:
     yield from clean_pipeline(monkeypatch)

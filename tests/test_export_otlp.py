@@ -27,12 +27,6 @@ from pipeline_helpers import (
 FAST = {"schedule_delay": 0.05, "instrument": False}
 
 
-@pytest.fixture
-def receiver() -> Iterator[OTLPReceiver]:
-    with OTLPReceiver() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver) -> Iterator[None]:
     """Depends on ``receiver`` so the pipeline is shut down while it still answers."""

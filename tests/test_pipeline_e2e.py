@@ -15,12 +15,6 @@ from pipeline_helpers import clean_pipeline
 from pipeline_scripted_model import weather_agent
 
 
-@pytest.fixture
-def receiver() -> Iterator[OTLPReceiver]:
-    with OTLPReceiver() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver) -> Iterator[None]:
     yield from clean_pipeline(monkeypatch)

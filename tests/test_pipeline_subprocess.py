@@ -8,10 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from celesto_fake import FakeCelesto
 from otlp_receiver import OTLPReceiver
@@ -29,12 +26,6 @@ from agents import Runner
 from pipeline_scripted_model import weather_agent
 print(Runner.run_sync(weather_agent(), "Weather in Paris?").final_output)
 """
-
-
-@pytest.fixture
-def receiver() -> Iterator[OTLPReceiver]:
-    with OTLPReceiver() as running:
-        yield running
 
 
 def _env(**extra: str) -> dict[str, str]:
