@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -129,8 +129,8 @@ class OTLPReceiver:
         """Every span of every trace request, decoded."""
         return decode_spans(self.trace_requests())
 
-    def metric_names(self) -> set[str]:
-        names: set[str] = set()
+    def _metrics(self) -> Iterator[Any]:
+        """Every metric of every metrics request, decoded."""
         for request in self.requests:
             if not request.path.endswith("/v1/metrics"):
                 continue
@@ -138,20 +138,15 @@ class OTLPReceiver:
             message.ParseFromString(request.body)
             for resource_metrics in message.resource_metrics:
                 for scope_metrics in resource_metrics.scope_metrics:
-                    names.update(metric.name for metric in scope_metrics.metrics)
-        return names
+                    yield from scope_metrics.metrics
+
+    def metric_names(self) -> set[str]:
+        return {metric.name for metric in self._metrics()}
 
     def histogram_bounds(self, name: str) -> tuple[float, ...]:
-        for request in self.requests:
-            if not request.path.endswith("/v1/metrics"):
-                continue
-            message = ExportMetricsServiceRequest()
-            message.ParseFromString(request.body)
-            for resource_metrics in message.resource_metrics:
-                for scope_metrics in resource_metrics.scope_metrics:
-                    for metric in scope_metrics.metrics:
-                        if metric.name == name:
-                            return tuple(metric.histogram.data_points[0].explicit_bounds)
+        for metric in self._metrics():
+            if metric.name == name:
+                return tuple(metric.histogram.data_points[0].explicit_bounds)
         raise AssertionError(f"no histogram {name} received")
 
 

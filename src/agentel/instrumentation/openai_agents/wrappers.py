@@ -112,10 +112,10 @@ async def wrap_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        state.RUN_SCOPE.reset(token)
         _close_scope(scope, exc)
         raise
-    state.RUN_SCOPE.reset(token)
+    finally:
+        state.RUN_SCOPE.reset(token)
     _close_scope(scope, None)
     return result
 
@@ -128,10 +128,10 @@ def wrap_run_streamed(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
-        state.RUN_SCOPE.reset(token)
         _close_scope(scope, exc)
         raise
-    state.RUN_SCOPE.reset(token)
+    finally:
+        state.RUN_SCOPE.reset(token)
     _watch_stream(scope, result)
     return result
 
