@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -97,7 +98,10 @@ def clone_trace(
                 context,
                 parent,
                 span.resource,
-                _vary(dict(span.attributes), rng, workflow, model, conv),
+                # the container the SDK's own finished spans carry
+                BoundedAttributes(
+                    None, _vary(dict(span.attributes), rng, workflow, model, conv), immutable=True
+                ),
                 span.events,
                 kind=span.kind,
                 status=Status(StatusCode.ERROR, "refund failed") if error else span.status,

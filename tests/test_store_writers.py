@@ -329,3 +329,54 @@ def test_sqlite_checkpoints_in_the_background_and_bounds_the_wal(
     assert not checkpointers[0].is_alive()
     with open_store(f"sqlite:///{path}") as reader:
         assert reader.counts() == (30, 240)
+
+
+def test_rows_read_the_sdks_attributes_and_any_other_mapping_alike() -> None:
+    """Rows read a finished span's attribute container directly where it is the SDK's own;
+    a span carrying a plain dict or another mapping must give the very same row."""
+    from types import MappingProxyType
+
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("t").start_as_current_span("chat gpt-4o") as span:
+        span.set_attributes(
+            {
+                semconv.GEN_AI_OPERATION_NAME: semconv.OP_CHAT,
+                semconv.GEN_AI_REQUEST_MODEL: "gpt-4o",
+                semconv.GEN_AI_USAGE_INPUT_TOKENS: 1000,
+                semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 10,
+                semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
+            }
+        )
+    (finished,) = memory.get_finished_spans()
+
+    def rebuilt(attributes: object) -> ReadableSpan:
+        return ReadableSpan(
+            finished.name,
+            finished.context,
+            finished.parent,
+            finished.resource,
+            attributes,  # type: ignore[arg-type]
+            finished.events,
+            kind=finished.kind,
+            status=finished.status,
+            start_time=finished.start_time,
+            end_time=finished.end_time,
+            instrumentation_scope=finished.instrumentation_scope,
+        )
+
+    builder = RowBuilder(price_table())
+    expected = builder.row(finished)
+    plain = dict(finished.attributes)
+    assert builder.row(rebuilt(plain)) == expected
+    assert builder.row(rebuilt(MappingProxyType(plain))) == expected
+    row = dict(zip(SPAN_COLUMNS, expected, strict=True))
+    assert (row["kind"], row["status"], row["model"]) == ("INTERNAL", "UNSET", "gpt-4o")
+    assert row["attributes"].startswith('{"gen_ai.operation.name":"chat"')
+    assert '"gen_ai.response.finish_reasons":["stop"]' in row["attributes"]
+    assert row["cost_usd"] is not None and row["cost_usd"] > 0
+    assert dict(finished.attributes) == plain  # read, never changed
