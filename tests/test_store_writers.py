@@ -380,3 +380,36 @@ def test_rows_read_the_sdks_attributes_and_any_other_mapping_alike() -> None:
     assert '"gen_ai.response.finish_reasons":["stop"]' in row["attributes"]
     assert row["cost_usd"] is not None and row["cost_usd"] > 0
     assert dict(finished.attributes) == plain  # read, never changed
+
+
+def test_sqlite_stores_rows_of_every_null_pattern_alike_past_its_statement_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite inserts rows grouped by their NULL columns; a batch with more patterns than it
+    keeps statements for must store exactly what one with few patterns does."""
+    from agentel.store import sqlite as sqlite_store
+
+    def stored(path: Path) -> list[tuple]:
+        run = support_run(seed=3)
+        with open_store(f"sqlite:///{path}") as store:
+            store.write_spans(run.finish())
+        with sqlite3.connect(path) as conn:
+            return conn.execute("SELECT * FROM spans ORDER BY start_ns, span_id").fetchall()
+
+    cached = stored(tmp_path / "cached.db")
+    monkeypatch.setattr(sqlite_store, "_MAX_SHAPES", 0)
+    uncached = stored(tmp_path / "uncached.db")
+    assert uncached == cached
+    columns = [
+        d[1]
+        for d in sqlite3.connect(tmp_path / "cached.db")
+        .execute("PRAGMA table_info(spans)")
+        .fetchall()
+    ]
+    by_name = [dict(zip(columns, row, strict=True)) for row in cached]
+    patterns = {tuple(value is None for value in row) for row in cached}
+    assert len(patterns) >= 3  # workflow, agent, chat and tool spans differ in their NULLs
+    chat = next(row for row in by_name if row["operation"] == semconv.OP_CHAT)
+    tool = next(row for row in by_name if row["operation"] == semconv.OP_EXECUTE_TOOL)
+    assert chat["model"] and chat["input_tokens"] and chat["tool"] is None
+    assert tool["tool"] and tool["model"] is None and tool["input_tokens"] is None

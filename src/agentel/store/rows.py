@@ -26,7 +26,6 @@ SPAN_COLUMNS = (
 )  # fmt: skip
 
 
-
 def span_trace_id(span: ReadableSpan) -> str:
     """The span's trace id as stored: 32 hex digits."""
     return span.context.trace_id.to_bytes(16, "big").hex()
