@@ -10,6 +10,7 @@ Scenario (10 spans): workflow > triage (chat, tool, chat, handoff) > billing (ch
 
     python benchmarks/overhead.py            # both model kinds, content off and on
     python benchmarks/overhead.py --pairs 100 --only inprocess
+    python benchmarks/overhead.py --breakdown  # in-process, content off, cost by layer
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from agents import (
 from agents.testing import assistant_message, function_call
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import NoOpTracerProvider
 
 from agentel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
@@ -166,6 +168,48 @@ def _run_case(kind: str, capture: str, pairs: int, warmup: int) -> dict[str, flo
     return result
 
 
+def _breakdown(pairs: int, warmup: int) -> None:
+    """Where the in-process overhead goes, each layer measured the same paired way: the Agents
+    SDK's own tracing with no processor at all, then agentel on a no-op ``TracerProvider``
+    (agentel's code, no OTel SDK), then agentel with the OTel SDK as in the main table."""
+    from agents.tracing import get_trace_provider, set_trace_processors
+
+    def sdk_tracing_only() -> Any:
+        processors = list(get_trace_provider()._multi_processor._processors)
+        set_trace_processors([])
+        return lambda: set_trace_processors(processors)
+
+    def agentel_without_otel_sdk() -> Any:
+        instrumentor = OpenAIAgentsInstrumentor()
+        instrumentor.instrument(tracer_provider=NoOpTracerProvider())
+        return instrumentor.uninstrument
+
+    def agentel_with_otel_sdk() -> Any:
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+        instrumentor = OpenAIAgentsInstrumentor()
+        instrumentor.instrument(tracer_provider=provider)
+        return lambda: (instrumentor.uninstrument(), provider.shutdown())
+
+    layers = (
+        ("Agents SDK tracing only", sdk_tracing_only),
+        ("+ agentel, no-op OTel", agentel_without_otel_sdk),
+        ("+ OTel SDK (full)", agentel_with_otel_sdk),
+    )
+    print(f"{'in-process, content off':<26} {'run cpu':>9} {'+cpu/run':>9} {'+cpu %':>7}")
+    for label, install in layers:
+        undo = install()
+        try:
+            r = asyncio.run(_measure(support_agents_on(ScenarioModel()), pairs, warmup))
+        finally:
+            undo()
+        print(
+            f"{label:<26} {r['plain_cpu_us']:>7.0f}us {r['added_cpu_us']:>7.0f}us "
+            f"{r['cpu_pct']:>6.1f}%",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -173,7 +217,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=400, help="measured pairs per case")
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--only", choices=["inprocess", "loopback"])
+    parser.add_argument("--breakdown", action="store_true", help="cost by layer, in-process")
     args = parser.parse_args()
+    if args.breakdown:
+        _breakdown(args.pairs, args.warmup)
+        return
     kinds = [args.only] if args.only else ["inprocess", "loopback"]
     header = (
         f"{'model':<10} {'content':<10} {'run wall':>9} {'run cpu':>9} {'+wall/run':>10} "
