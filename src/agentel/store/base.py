@@ -19,13 +19,9 @@ from agentel.store.aggregate import trace_shares, upsert_traces
 from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
-from agentel.store.rows import STORED_COLUMNS, RowBuilder, name_rows, span_trace_id
+from agentel.store.rows import RowBuilder, name_rows, span_trace_id
 from agentel.store.schema import Dialect
 
-SPAN_INSERT = (
-    f"INSERT INTO spans ({', '.join(STORED_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in STORED_COLUMNS)})"
-)
 NAMES_INSERT = (
     "INSERT INTO trace_names (kind, name, trace_seq) VALUES (?, ?, ?) "
     "ON CONFLICT (kind, name, trace_seq) DO NOTHING"
