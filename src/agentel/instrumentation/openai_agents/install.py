@@ -12,17 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import wrapt
-from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.utils import unwrap
 
-from agentel.settings import ContentSettings
-from agentel.version import __version__
+from agentel.instrumentation.core.guest import log_once
+from agentel.instrumentation.core.telemetry import Telemetry
 
 from . import wrappers
 from .processor import OTelBridgeProcessor
-from .state import Telemetry, log_once
 
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 _MODEL_METHODS = (
     ("get_response", wrappers.wrap_get_response),
     ("stream_response", wrappers.wrap_stream_response),
@@ -74,24 +71,7 @@ class Installation:
 
     @classmethod
     def create(cls, **kwargs: Any) -> Installation:
-        tracer = trace.get_tracer(
-            "agentel.instrumentation.openai_agents",
-            __version__,
-            kwargs.get("tracer_provider"),
-            schema_url=_SCHEMA_URL,
-        )
-        meter = metrics.get_meter(
-            "agentel.instrumentation.openai_agents",
-            __version__,
-            kwargs.get("meter_provider"),
-            schema_url=_SCHEMA_URL,
-        )
-        content = ContentSettings.from_env(
-            capture=kwargs.get("capture_content"),
-            max_length=kwargs.get("content_max_length"),
-            capture_blobs=kwargs.get("capture_blobs"),
-        )
-        telemetry = Telemetry(tracer, meter, content)
+        telemetry = Telemetry.create("agentel.instrumentation.openai_agents", **kwargs)
         return cls(
             telemetry, OTelBridgeProcessor(telemetry), bool(kwargs.get("keep_openai_export"))
         )
