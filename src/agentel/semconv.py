@@ -31,6 +31,7 @@ GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
 # --- agent -------------------------------------------------------------------------------
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
+GEN_AI_AGENT_ID = "gen_ai.agent.id"
 GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
 OUTPUT_TYPE_TEXT = "text"
 OUTPUT_TYPE_JSON = "json"
@@ -94,6 +95,12 @@ AGENTEL_METADATA_PREFIX = "agentel.metadata."
 AGENTEL_USAGE_COST_USD = "agentel.usage.cost_usd"
 AGENTEL_SDK_SPAN_TYPE = "agentel.sdk.span_type"
 AGENTEL_CUSTOM_PREFIX = "agentel.custom."  # + each key of agents.custom_span(name, data)
+USER_ID = "user.id"  # the OTel registry's own name for the user a run is for
+
+# --- Agno --------------------------------------------------------------------------------
+AGENTEL_AGNO_RUN_ID = "agentel.agno.run_id"  # Agno's id of an agent, team or workflow run
+AGENTEL_AGNO_ENTITY = "agentel.agno.entity"  # what ran an invoke_agent span: agent or team
+AGENTEL_AGNO_STEP_TYPE = "agentel.agno.step.type"  # step, steps, parallel, loop, condition, ...
 
 # --- events (content as events, when EVENT_ONLY / SPAN_AND_EVENT) -------------------------
 EVENT_CLIENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"

@@ -12,6 +12,7 @@ _log = logging.getLogger(__name__)
 # framework name -> (module that must be importable, instrumentor "module:Class")
 FRAMEWORKS: dict[str, tuple[str, str]] = {
     "openai-agents": ("agents", "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor"),
+    "agno": ("agno", "agentel.instrumentation.agno:AgnoInstrumentor"),
 }
 
 

@@ -1,0 +1,3 @@
+"""The framework versions this instrumentor supports (read by ``opentelemetry-instrument``)."""
+
+_instruments = ("agno >= 3.0, < 4",)
