@@ -89,6 +89,11 @@ class _Run:
             self.error = str(getattr(item, "content", None) or getattr(item, "error", None) or "")
         elif _failed(item):
             self.error = str(getattr(item, "content", None) or "run failed")
+        else:
+            # A workflow whose step failed for good still says COMPLETED.
+            for step in getattr(item, "step_results", None) or ():
+                if getattr(step, "success", True) is False:
+                    self.error = f"step {step.step_name} failed: {step.error}"
 
     def settle(self, output: Any) -> None:
         """The run's output (not streamed): its ids and status, then the span's end."""
@@ -117,6 +122,8 @@ class _Run:
             if self.error is not None and not node.errored:
                 exc = failure_below(node)
                 mark_error(node, self.error or "run failed", error_type(exc) if exc else None)
+                if node.exception is None:
+                    node.exception = exc  # names the failure in the duration metric
         finally:
             forget(node)
             telemetry.finish(node)

@@ -15,7 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from agentel import semconv as sc
-from agentel.instrumentation.core.nodes import AGENT, WORKFLOW, Node
+from agentel.instrumentation.core.nodes import AGENT, STEP, WORKFLOW, Node
 from agentel.instrumentation.core.scope import record
 from agentel.instrumentation.core.telemetry import Telemetry
 
@@ -32,10 +32,10 @@ CURRENT: contextvars.ContextVar[Node | None] = contextvars.ContextVar(
     "agentel_agno_node", default=None
 )
 
-# The real exception under each agent, team or workflow node whose run failed below it, so
+# The real exception under each agent, team, step or workflow node whose run failed below it, so
 # the run's ERROR status (Agno returns it, never raises it) can name the exception's type.
 _failures: dict[Node, BaseException] = {}
-_RUNS = frozenset({AGENT, WORKFLOW})
+_RUNS = frozenset({AGENT, STEP, WORKFLOW})
 
 
 def start(

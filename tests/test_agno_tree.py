@@ -1,0 +1,193 @@
+"""Real Agno runs against the fake OpenAI server: the span tree, kinds, attributes, tokens and
+call ids, for an agent, a team and a workflow, each run sync, async and streamed."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+from agent_fixtures import Traced, parent_of
+from agno_support import (
+    CREW_SCRIPT,
+    MODES,
+    PIPELINE_SCRIPT,
+    WEATHER_SCRIPT,
+    crew,
+    pipeline,
+    run,
+    weather_agent,
+)
+from fake_openai import FakeOpenAI
+
+
+def shape(spans: list[ReadableSpan]) -> list[str]:
+    """The tree as indented names; siblings by name (then start), since an async run starts
+    parallel tool calls in no fixed order."""
+    lines: list[str] = []
+
+    def walk(span: ReadableSpan, depth: int) -> None:
+        lines.append("  " * depth + span.name)
+        kids = [s for s in spans if s.parent and s.parent.span_id == span.context.span_id]
+        for child in sorted(kids, key=lambda s: (s.name, s.start_time or 0)):
+            walk(child, depth + 1)
+
+    for root in sorted(spans, key=lambda s: s.start_time or 0):
+        if root.parent is None:
+            walk(root, 0)
+    return lines
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_agent_with_two_tools(agno_traced: Traced, fake_openai: FakeOpenAI, mode: str) -> None:
+    fake_openai.script(list(WEATHER_SCRIPT))
+    output = run(weather_agent(fake_openai), mode, "Weather in Paris?", session_id="s-42")
+    assert getattr(output, "content", None) == "Sunny in Paris; the station is offline."
+    spans = agno_traced.spans()
+    assert shape(spans) == [
+        "invoke_agent forecaster",
+        "  chat gpt-4o",
+        "  chat gpt-4o",
+        "  execute_tool get_weather",
+        "  execute_tool read_station",
+    ]
+    agent = agno_traced.one("invoke_agent forecaster")
+    assert agent.kind is SpanKind.INTERNAL
+    attributes = dict(agent.attributes or {})
+    assert attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert attributes["gen_ai.agent.name"] == "forecaster"
+    assert attributes["gen_ai.agent.id"] == "forecaster"
+    assert attributes["gen_ai.provider.name"] == "openai"
+    assert attributes["agentel.agno.entity"] == "agent"
+    assert attributes["agentel.agno.run_id"] == output.run_id
+    # Tokens of both model calls, cached included in input, reasoning in output.
+    assert attributes["gen_ai.usage.input_tokens"] == 230
+    assert attributes["gen_ai.usage.output_tokens"] == 22
+    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 40
+    assert attributes["gen_ai.usage.reasoning.output_tokens"] == 4
+    # The conversation id is the session id, on every span of the run.
+    assert {s.attributes.get("gen_ai.conversation.id") for s in spans} == {"s-42"}
+
+    first, second = agno_traced.named("chat gpt-4o")
+    assert first.kind is SpanKind.CLIENT
+    chat = dict(first.attributes or {})
+    streamed = "stream" in mode
+    assert chat["gen_ai.request.model"] == "gpt-4o"
+    assert chat["gen_ai.provider.name"] == "openai"
+    assert chat["gen_ai.request.stream"] is streamed
+    assert chat["gen_ai.response.model"] == "gpt-4o-2025-01-01"
+    assert chat["gen_ai.response.id"].startswith("chatcmpl-")
+    assert chat["gen_ai.response.finish_reasons"] == ("tool_call",)
+    assert chat["server.address"] == "127.0.0.1"
+    assert chat["server.port"] == int(fake_openai.base_url.split(":")[2].split("/")[0])
+    assert (chat["gen_ai.usage.input_tokens"], chat["gen_ai.usage.output_tokens"]) == (100, 10)
+    assert chat["gen_ai.usage.cache_read.input_tokens"] == 40
+    assert ("gen_ai.response.time_to_first_chunk" in chat) is streamed
+    assert second.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert second.attributes["gen_ai.usage.reasoning.output_tokens"] == 4
+
+    tool = agno_traced.one("execute_tool get_weather")
+    assert dict(tool.attributes or {}) == {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "get_weather",
+        "gen_ai.tool.type": "function",
+        "gen_ai.tool.call.id": "call_weather",
+        "gen_ai.tool.description": "Today's weather in a city.",
+        "gen_ai.agent.name": "forecaster",
+        "gen_ai.conversation.id": "s-42",
+    }
+    assert tool.status.status_code is StatusCode.UNSET
+    assert agno_traced.one("execute_tool read_station").attributes["gen_ai.tool.call.id"] == (
+        "call_station"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_team_members_nest_under_the_delegation_call(
+    agno_traced: Traced, fake_openai: FakeOpenAI, mode: str
+) -> None:
+    fake_openai.script(list(CREW_SCRIPT))
+    output = run(crew(fake_openai), mode, "Which tower is tallest?", user_id="ada")
+    assert output.content == "Dubai has the tallest tower."
+    spans = agno_traced.spans()
+    assert shape(spans) == [
+        "invoke_agent crew",
+        "  chat gpt-4o",
+        "  chat gpt-4o",
+        "  execute_tool delegate_task_to_member",
+        "    invoke_agent scout",
+        "      chat gpt-4o",
+    ]
+    team = agno_traced.one("invoke_agent crew")
+    member = agno_traced.one("invoke_agent scout")
+    delegation = agno_traced.one("execute_tool delegate_task_to_member")
+    assert parent_of(member, spans) is delegation
+    assert delegation.attributes["gen_ai.tool.call.id"] == "call_delegate"
+    assert team.attributes["agentel.agno.entity"] == "team"
+    assert member.attributes["agentel.agno.entity"] == "agent"
+    assert member.attributes["gen_ai.agent.description"] == "Finds facts"
+    assert member.attributes["agentel.agno.run_id"] != team.attributes["agentel.agno.run_id"]
+    # The team's tokens include its member's; the member's are its own.
+    assert team.attributes["gen_ai.usage.input_tokens"] == 140
+    assert team.attributes["gen_ai.usage.output_tokens"] == 23
+    assert member.attributes["gen_ai.usage.input_tokens"] == 20
+    # One session for the team and its members, and the user on both runs.
+    assert len({s.attributes["gen_ai.conversation.id"] for s in spans}) == 1
+    assert team.attributes["gen_ai.conversation.id"] == output.session_id
+    assert team.attributes["user.id"] == member.attributes["user.id"] == "ada"
+    # The delegation span covers the member's whole run.
+    assert delegation.start_time <= member.start_time
+    assert member.end_time <= delegation.end_time
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_workflow_with_two_steps(agno_traced: Traced, fake_openai: FakeOpenAI, mode: str) -> None:
+    fake_openai.script(list(PIPELINE_SCRIPT))
+    output = run(pipeline(fake_openai), mode, "towers", session_id="wf-1")
+    assert output.content == "An article on towers."
+    spans = agno_traced.spans()
+    assert shape(spans) == [
+        "invoke_workflow article",
+        "  research",
+        "    invoke_agent researcher",
+        "      chat gpt-4o",
+        "  write",
+        "    invoke_agent writer",
+        "      chat gpt-4o",
+    ]
+    workflow = agno_traced.one("invoke_workflow article")
+    assert workflow.attributes["gen_ai.operation.name"] == "invoke_workflow"
+    assert workflow.attributes["gen_ai.workflow.name"] == "article"
+    assert workflow.attributes["agentel.agno.run_id"] == output.run_id
+    assert workflow.attributes["gen_ai.usage.input_tokens"] == 28
+    assert workflow.attributes["gen_ai.usage.output_tokens"] == 8
+    assert "gen_ai.request.model" not in workflow.attributes
+    step = agno_traced.one("research")
+    assert step.attributes["agentel.agno.step.type"] == "step"
+    assert "gen_ai.operation.name" not in step.attributes
+    assert {s.attributes.get("gen_ai.conversation.id") for s in spans} == {"wf-1"}
+    # Steps run one after the other.
+    assert step.end_time <= agno_traced.one("write").start_time
+
+
+def test_metrics(agno_traced: Traced, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(list(WEATHER_SCRIPT))
+    run(weather_agent(fake_openai), "sync", "Weather in Paris?")
+    durations = agno_traced.metric_points("gen_ai.client.operation.duration")
+    assert sum(p.count for p in durations) == 2
+    point = durations[0]
+    assert point.attributes["gen_ai.provider.name"] == "openai"
+    assert point.attributes["gen_ai.request.model"] == "gpt-4o"
+    assert point.attributes["gen_ai.response.model"] == "gpt-4o-2025-01-01"
+    tokens = {
+        p.attributes["gen_ai.token.type"]: p.sum
+        for p in agno_traced.metric_points("gen_ai.client.token.usage")
+    }
+    assert tokens == {"input": 230, "output": 22}
+    agents = agno_traced.metric_points("gen_ai.invoke_agent.duration")
+    assert [p.attributes["gen_ai.agent.name"] for p in agents] == ["forecaster"]
+    tools = {
+        (p.attributes["gen_ai.tool.name"], p.attributes.get("error.type"))
+        for p in agno_traced.metric_points("gen_ai.execute_tool.duration")
+    }
+    assert tools == {("get_weather", None), ("read_station", "agno_support.StationOffline")}
