@@ -263,6 +263,7 @@ def setup(
     metric_readers: Sequence[MetricReader] = (),
     tracer_provider: TracerProvider | None = None,
     db_url: str | None = None,
+    store: Any = None,
     exit_flush_timeout: float | None = None,
     instrument: bool = True,
     keep_openai_export: bool | None = None,
@@ -280,6 +281,10 @@ def setup(
             _log.warning("agentel.setup() was already called; returning the existing pipeline.")
             return _current
         names, instances = _split(exporters)
+        if store is not None:
+            db_url = registry.store_url(store)
+            if names is None and not os.environ.get(s.ENV_EXPORTERS, "").strip():
+                names = ["postgres" if db_url.startswith("postgres") else "sqlite"]
         config = s.PipelineSettings.from_env(
             exporters=names,
             otlp=otlp,

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -39,6 +41,30 @@ def _db_url(name: str, db_url: str | None) -> str:
             "name the postgres exporter instead."
         )
     return url
+
+
+def store_url(store: Any) -> str:
+    """The store URL for ``setup(store=...)``: a URL or path as given, or the database a
+    database object names (``db_url``, else ``db_file``, else its SQLAlchemy ``db_engine``),
+    so an app keeps its traces in the database it already has (Agno's ``SqliteDb`` and
+    ``PostgresDb`` are such objects)."""
+    if isinstance(store, (str, os.PathLike)):
+        return os.fspath(store)
+    db_url = getattr(store, "db_url", None)
+    if isinstance(db_url, str) and db_url:
+        return db_url
+    db_file = getattr(store, "db_file", None)
+    if isinstance(db_file, (str, os.PathLike)) and os.fspath(db_file):
+        return os.fspath(db_file)
+    engine_url = getattr(getattr(store, "db_engine", None), "url", None)
+    if engine_url is not None:
+        render = getattr(engine_url, "render_as_string", None)
+        return render(hide_password=False) if render is not None else str(engine_url)
+    raise s.SettingError(
+        f"store={type(store).__name__} does not name its database; pass a URL "
+        "(sqlite:///path.db, postgresql://user@host:5432/db) or an object with db_url, "
+        "db_file or db_engine."
+    )
 
 
 def build(
