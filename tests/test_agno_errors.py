@@ -3,6 +3,8 @@ the span where it failed still carries the real exception, and the runs above ar
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import pytest
 from opentelemetry.trace import StatusCode
 
@@ -17,6 +19,8 @@ from agno_support import (
     weather_agent,
 )
 from fake_openai import FakeOpenAI, Reply
+
+AGNO_VERSION = tuple(int(part) for part in importlib.metadata.version("agno").split(".")[:2])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -75,12 +79,19 @@ def test_a_failed_step_fails_the_workflow(
     run(pipeline(fake_openai, max_retries=0), mode, "towers")
     writer = agno_traced.one("invoke_agent writer")
     assert writer.status.status_code is StatusCode.ERROR
+    if "stream" in mode and AGNO_VERSION < (3, 1):
+        # Agno 3.0 reports a streamed step whose agent failed as a success, and so do we.
+        assert agno_traced.one("write").status.status_code is StatusCode.UNSET
+        assert agno_traced.one("invoke_workflow article").status.status_code is StatusCode.UNSET
+        return
     step = agno_traced.one("write")
     assert step.status.status_code is StatusCode.ERROR
-    # Streamed, Agno raises its own RuntimeError out of the step; otherwise the step reports
-    # the failure and the exception recorded below it names the type.
-    expected = "RuntimeError" if "stream" in mode else "agno.exceptions.ModelProviderError"
-    assert step.attributes["error.type"] == expected
+    # The step reports the failure and the exception recorded below it names the type; a
+    # streamed step of agno 3.1 raises its own RuntimeError instead, which is then the one.
+    expected = {"agno.exceptions.ModelProviderError"}
+    if "stream" in mode:
+        expected.add("RuntimeError")
+    assert step.attributes["error.type"] in expected
     workflow = agno_traced.one("invoke_workflow article")
     assert workflow.status.status_code is StatusCode.ERROR
     assert workflow.attributes["error.type"] == "agno.exceptions.ModelProviderError"

@@ -79,6 +79,12 @@ class _Run:
     def observe(self, item: Any) -> None:
         """An event of a streamed run (or the output it yields last): learn the run's ids and
         whether it failed, ignoring the events of member runs that a team passes on."""
+        if self.kind == STEP:  # a step's stream carries its executor's events: only its own
+            if getattr(item, "event", None) == "StepError" or (
+                getattr(item, "success", True) is False and hasattr(item, "step_name")
+            ):
+                self.error = str(getattr(item, "error", None) or "step failed")
+            return
         run_id = getattr(item, "run_id", None)
         if self.run_id is None and isinstance(run_id, str):
             self.run_id = run_id
