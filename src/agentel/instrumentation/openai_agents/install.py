@@ -46,6 +46,15 @@ _PATCHES: tuple[tuple[str, str | None, str, Any, bool], ...] = (
         wrappers.wrap_tool_output_guardrail,
         False,
     ),
+    # The OpenAI client's public method: the server's completion id and model, which the
+    # SDK's Chat Completions model drops, are visible only in what it returns.
+    (
+        "openai.resources.chat.completions",
+        "AsyncCompletions",
+        "create",
+        wrappers.wrap_chat_completions_create,
+        False,
+    ),
     # Internal, but the only place the real exception of a tool the SDK forgives is visible;
     # without it tool spans still turn ERROR, only the stack trace is missing.
     (
