@@ -47,6 +47,9 @@ class ChatProfile:
 
 
 _profiles: weakref.WeakKeyDictionary[Any, ChatProfile] = weakref.WeakKeyDictionary()
+# Model objects that compare by value and so cannot be hashed (dataclasses, as Agno's models
+# are) are kept by identity, each entry dropped when its object goes.
+_profiles_by_id: dict[int, tuple[weakref.ref[Any], ChatProfile]] = {}
 
 
 def cached_profile(model: Any, build: Callable[[Any], ChatProfile]) -> ChatProfile:
@@ -56,8 +59,22 @@ def cached_profile(model: Any, build: Callable[[Any], ChatProfile]) -> ChatProfi
         if profile is None:
             profile = _profiles[model] = build(model)
         return profile
-    except TypeError:  # a model object that cannot be weakly referenced or hashed
-        return build(model)
+    except TypeError:  # unhashable, or not weakly referenceable
+        return _cached_by_identity(model, build)
+
+
+def _cached_by_identity(model: Any, build: Callable[[Any], ChatProfile]) -> ChatProfile:
+    key = id(model)
+    entry = _profiles_by_id.get(key)
+    if entry is not None and entry[0]() is model:
+        return entry[1]
+    profile = build(model)
+    try:
+        ref = weakref.ref(model, lambda _ref, key=key: _profiles_by_id.pop(key, None))
+    except TypeError:  # not weakly referenceable: no safe way to keep it
+        return profile
+    _profiles_by_id[key] = (ref, profile)
+    return profile
 
 
 def server_of_url(url: Any) -> tuple[str | None, int | None]:
