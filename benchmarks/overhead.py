@@ -12,12 +12,14 @@ Scenario (10 spans): workflow > triage (chat, tool, chat, handoff) > billing (ch
     python benchmarks/overhead.py --pairs 100 --only inprocess
     python benchmarks/overhead.py --breakdown  # in-process, content off, cost by layer
     python benchmarks/overhead.py --floor      # agentel next to bare OTel spans, same places
+    python benchmarks/overhead.py --only agno  # Agno: agentel next to Agno's own tracing
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import statistics
 import sys
 import time
@@ -271,7 +273,7 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=400, help="measured pairs per case")
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--only", choices=["inprocess", "loopback"])
+    parser.add_argument("--only", choices=["inprocess", "loopback", "agno"])
     parser.add_argument("--breakdown", action="store_true", help="cost by layer, in-process")
     parser.add_argument("--floor", action="store_true", help="agentel next to bare OTel spans")
     args = parser.parse_args()
@@ -280,6 +282,9 @@ def main() -> None:
         return
     if args.breakdown:
         _breakdown(args.pairs, args.warmup)
+        return
+    if args.only == "agno":
+        _agno(args.pairs, args.warmup)
         return
     kinds = [args.only] if args.only else ["inprocess", "loopback"]
     header = (
@@ -300,6 +305,61 @@ def main() -> None:
                 f"{r['cpu_pct']:>6.1f}%",
                 flush=True,
             )
+    if not args.only:
+        print()
+        _agno(args.pairs, args.warmup)
+
+
+def _agno(pairs: int, warmup: int) -> None:
+    """Agno (``agno_scenario.py``, 5 spans a run): agentel with content off and on, and Agno's
+    own tracing (the OpenInference instrumentor ``agno.tracing.setup_tracing`` installs, when
+    ``openinference-instrumentation-agno`` is installed), each through a BatchSpanProcessor
+    to a discarding exporter, each paired against the same untraced run."""
+    import agno_scenario
+
+    def agentel(capture: str) -> Any:
+        from agentel.instrumentation.agno import AgnoInstrumentor
+
+        def install() -> Any:
+            provider = _discarding_provider()
+            instrumentor = AgnoInstrumentor()
+            instrumentor.instrument(tracer_provider=provider, capture_content=capture)
+            return lambda: (instrumentor.uninstrument(), provider.shutdown())
+
+        return install
+
+    def agnos_own() -> Any:
+        from openinference.instrumentation.agno import AgnoInstrumentor
+
+        provider = _discarding_provider()
+        instrumentor = AgnoInstrumentor()
+        instrumentor.instrument(tracer_provider=provider)
+        return lambda: (instrumentor.uninstrument(), provider.shutdown())
+
+    layers = [("agentel, content off", agentel("NO_CONTENT"))]
+    layers.append(("agentel, content on", agentel("SPAN_ONLY")))
+    if importlib.util.find_spec("openinference.instrumentation.agno") is not None:
+        layers.append(("Agno's own tracing", agnos_own))
+    else:
+        print("(openinference-instrumentation-agno is not installed: Agno's own tracing skipped)")
+    header = (
+        f"{'agno, in-process':<26} {'run cpu':>9} {'+cpu/run':>9} {'+cpu/span':>10} {'+cpu %':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, install in layers:
+        r = agno_scenario.measure(install, pairs, warmup)
+        print(
+            f"{label:<26} {r['plain_cpu_us']:>7.0f}us {r['added_cpu_us']:>7.0f}us "
+            f"{r['cpu_per_span_us']:>8.1f}us {r['cpu_pct']:>6.1f}%",
+            flush=True,
+        )
+
+
+def _discarding_provider() -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+    return provider
 
 
 if __name__ == "__main__":
