@@ -1,25 +1,29 @@
-"""The Agno scenario of ``overhead.py``: an agent with two tools on an in-process model.
+"""The Agno scenario of ``overhead.py``: an agent calls two tools, then answers.
 
-Five spans a run: invoke_agent > chat (two tool calls), execute_tool x2, chat (the answer).
-The model is an Agno ``Model`` subclass that answers from a script with no I/O, so the
-figures are what tracing adds to Agno's own work.
+agentel makes five spans a run: invoke_agent > chat (two tool calls), execute_tool x2, chat
+(the answer). The model is either an Agno ``Model`` subclass that answers from a script with
+no I/O (what tracing adds to Agno's own work), or Agno's ``OpenAIChat`` against the tests'
+fake OpenAI server on loopback HTTP (a real client, request and response parsing).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from agno.agent import Agent
 from agno.metrics import MessageMetrics
 from agno.models.base import Model
+from agno.models.openai import OpenAIChat
 from agno.models.response import ModelResponse
 
-SPANS_PER_RUN = 5
+from fake_openai import FakeOpenAI, Reply, ToolCall
+
 PROMPT = "Weather and air quality in Paris?"
 
 
@@ -74,23 +78,38 @@ class ScenarioModel(Model):
         return response  # type: ignore[no-any-return]
 
 
-def make_agent() -> Agent:
-    return Agent(
-        name="forecaster",
-        model=ScenarioModel(),
-        tools=[get_weather, air_quality],
-        telemetry=False,
-    )
+def _loopback_responder(request: Any) -> Reply:
+    if request.tool_outputs:
+        return Reply(text="Sunny, good air.")
+    calls = [ToolCall(name, {"city": "Paris"}) for name in ("get_weather", "air_quality")]
+    return Reply(tool_calls=calls)
+
+
+@contextlib.contextmanager
+def scenario_model(kind: str) -> Iterator[Model]:
+    """The in-process model, or an OpenAIChat on a fake OpenAI server for the duration."""
+    if kind == "inprocess":
+        yield ScenarioModel()
+        return
+    with FakeOpenAI() as fake:
+        fake.set_responder(_loopback_responder)
+        yield OpenAIChat(id="gpt-4o", base_url=fake.base_url, api_key="bench", max_retries=0)
+
+
+def make_agent(model: Model) -> Agent:
+    return Agent(name="forecaster", model=model, tools=[get_weather, air_quality], telemetry=False)
 
 
 Install = Callable[[], Callable[[], None]]
 
 
-def measure(install: Install, pairs: int, warmup: int, block: int = 5) -> dict[str, float]:
+def measure(
+    model: Model, install: Install, pairs: int, warmup: int, block: int = 5
+) -> dict[str, float]:
     """Paired in one process: each pair is a block of runs with ``install()`` in place and a
     block without (instrumenting and uninstrumenting around a block, untimed), alternating
     which goes first; a pair's difference is between the blocks' median runs."""
-    agent = make_agent()
+    agent = make_agent(model)
     cpu_diffs: list[float] = []
     plain_cpus: list[float] = []
     for index in range(warmup + pairs):
@@ -116,6 +135,6 @@ def measure(install: Install, pairs: int, warmup: int, block: int = 5) -> dict[s
     return {
         "plain_cpu_us": plain * 1e6,
         "added_cpu_us": cpu * 1e6,
-        "cpu_per_span_us": cpu * 1e6 / SPANS_PER_RUN,
         "cpu_pct": 100 * cpu / plain,
+        "traced_runs": (warmup + pairs) * block,
     }

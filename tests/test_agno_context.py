@@ -134,3 +134,20 @@ def test_an_agent_run_inside_a_users_span_in_a_tool_nests_there_and_sums_up(
     assert {s.attributes.get("gen_ai.conversation.id") for s in spans if s.name != "app.ask"} == {
         "s-9"
     }
+
+
+def test_concurrent_runs_make_one_trace_each(agno_traced: Traced, fake_openai: FakeOpenAI) -> None:
+    fake_openai.set_responder(lambda request: Reply(text=f"answer to {request.user_text}"))
+
+    async def many() -> list[Any]:
+        agents = [Agent(name=f"a{i}", model=model(fake_openai), telemetry=False) for i in range(20)]
+        return await asyncio.gather(*(a.arun(f"q{i}") for i, a in enumerate(agents)))
+
+    outputs = asyncio.run(many())
+    assert [o.content for o in outputs] == [f"answer to q{i}" for i in range(20)]
+    spans = agno_traced.spans()
+    agents = [s for s in spans if s.name.startswith("invoke_agent")]
+    assert len({s.context.trace_id for s in agents}) == 20
+    for chat in agno_traced.named("chat gpt-4o"):
+        parent = parent_of(chat, spans)
+        assert parent is not None and parent.name.startswith("invoke_agent")

@@ -4,6 +4,7 @@ call ids, for an agent, a team and a workflow, each run sync, async and streamed
 from __future__ import annotations
 
 import pytest
+from agno.workflow import Step, Workflow
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -191,3 +192,27 @@ def test_metrics(agno_traced: Traced, fake_openai: FakeOpenAI) -> None:
         for p in agno_traced.metric_points("gen_ai.execute_tool.duration")
     }
     assert tools == {("get_weather", None), ("read_station", "agno_support.StationOffline")}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async-stream"])
+def test_a_team_as_a_workflow_step(agno_traced: Traced, fake_openai: FakeOpenAI, mode: str) -> None:
+    fake_openai.script(list(CREW_SCRIPT))
+    workflow = Workflow(
+        name="article", steps=[Step(name="research", team=crew(fake_openai))], telemetry=False
+    )
+    run(workflow, mode, "Which tower is tallest?", user_id="ada")
+    spans = agno_traced.spans()
+    assert shape(spans) == [
+        "invoke_workflow article",
+        "  research",
+        "    invoke_agent crew",
+        "      chat gpt-4o",
+        "      chat gpt-4o",
+        "      execute_tool delegate_task_to_member",
+        "        invoke_agent scout",
+        "          chat gpt-4o",
+    ]
+    workflow_span = agno_traced.one("invoke_workflow article")
+    assert workflow_span.attributes["gen_ai.usage.input_tokens"] == 140
+    assert workflow_span.attributes["user.id"] == "ada"
+    assert len({s.attributes["gen_ai.conversation.id"] for s in spans}) == 1
