@@ -3,7 +3,12 @@ call ids, for an agent, a team and a workflow, each run sync, async and streamed
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from agno.agent import Agent
+from agno.models.openai import OpenAIChat
+from agno.tools import tool
 from agno.workflow import Step, Workflow
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
@@ -15,11 +20,12 @@ from agno_support import (
     PIPELINE_SCRIPT,
     WEATHER_SCRIPT,
     crew,
+    model,
     pipeline,
     run,
     weather_agent,
 )
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, Reply, ToolCall
 
 
 def shape(spans: list[ReadableSpan]) -> list[str]:
@@ -216,3 +222,78 @@ def test_a_team_as_a_workflow_step(agno_traced: Traced, fake_openai: FakeOpenAI,
     assert workflow_span.attributes["gen_ai.usage.input_tokens"] == 140
     assert workflow_span.attributes["user.id"] == "ada"
     assert len({s.attributes["gen_ai.conversation.id"] for s in spans}) == 1
+
+
+def test_request_settings_on_the_chat_span(agno_traced: Traced, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script([Reply(text="ok")])
+    settings = OpenAIChat(
+        id="gpt-4o-mini",
+        base_url=fake_openai.base_url,
+        api_key="test-key",
+        temperature=0.2,
+        top_p=0.9,
+        max_tokens=100,
+        frequency_penalty=0.5,
+        presence_penalty=0.1,
+        seed=7,
+        stop=["END"],
+    )
+    Agent(name="tuned", model=settings, telemetry=False).run("hi")
+    chat = agno_traced.one("chat gpt-4o-mini")
+    assert {k: v for k, v in chat.attributes.items() if k.startswith("gen_ai.request.")} == {
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.request.stream": False,
+        "gen_ai.request.temperature": 0.2,
+        "gen_ai.request.top_p": 0.9,
+        "gen_ai.request.max_tokens": 100,
+        "gen_ai.request.frequency_penalty": 0.5,
+        "gen_ai.request.presence_penalty": 0.1,
+        "gen_ai.request.seed": 7,
+        "gen_ai.request.stop_sequences": ("END",),
+    }
+    sent = fake_openai.requests[0].body
+    assert (sent["temperature"], sent["max_tokens"], sent["seed"]) == (0.2, 100, 7)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_paused_run_continued(
+    agno_traced: Traced, fake_openai: FakeOpenAI, asynchronous: bool
+) -> None:
+    """A tool that needs confirmation pauses the run; continue_run resumes it: two agent spans
+    of the same Agno run and session, the tool call under the second."""
+
+    @tool(requires_confirmation=True)
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        return f"deleted {path}"
+
+    fake_openai.script(
+        [
+            Reply(tool_calls=[ToolCall("delete_file", {"path": "/tmp/x"}, call_id="call_del")]),
+            Reply(text="Deleted."),
+        ]
+    )
+    agent = Agent(name="janitor", model=model(fake_openai), tools=[delete_file], telemetry=False)
+    paused = agent.run("delete /tmp/x", session_id="hitl", user_id="ada")
+    assert paused.is_paused
+    for requirement in paused.active_requirements:
+        requirement.confirm()
+    if asynchronous:
+        done = asyncio.run(agent.acontinue_run(run_response=paused))
+    else:
+        done = agent.continue_run(run_response=paused)
+    assert done.content == "Deleted."
+    spans = agno_traced.spans()
+    assert shape(spans) == [
+        "invoke_agent janitor",
+        "  chat gpt-4o",
+        "invoke_agent janitor",
+        "  chat gpt-4o",
+        "  execute_tool delete_file",
+    ]
+    first, second = agno_traced.named("invoke_agent janitor")
+    assert first.attributes["agentel.agno.run_id"] == second.attributes["agentel.agno.run_id"]
+    assert {s.attributes["gen_ai.conversation.id"] for s in spans} == {"hitl"}
+    assert second.attributes["user.id"] == "ada"
+    tool_span = agno_traced.one("execute_tool delete_file")
+    assert tool_span.attributes["gen_ai.tool.call.id"] == "call_del"

@@ -152,8 +152,18 @@ def _kind_of(instance: Any) -> str:
 def _describe(telemetry: Telemetry, instance: Any, kwargs: dict[str, Any]) -> _Run:
     entity = _kind_of(instance)
     name = getattr(instance, "name", None) or getattr(instance, "id", None) or entity
-    session_id = kwargs.get("session_id") or getattr(instance, "session_id", None)
-    user_id = kwargs.get("user_id") or getattr(instance, "user_id", None)
+    # continue_run names the run it resumes, with its session, instead of a session id.
+    resumed = kwargs.get("run_response") or kwargs.get("run_context")
+    session_id = (
+        kwargs.get("session_id")
+        or getattr(resumed, "session_id", None)
+        or getattr(instance, "session_id", None)
+    )
+    user_id = (
+        kwargs.get("user_id")
+        or getattr(resumed, "user_id", None)
+        or getattr(instance, "user_id", None)
+    )
     if entity == "workflow":
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW,
@@ -178,7 +188,7 @@ def _describe(telemetry: Telemetry, instance: Any, kwargs: dict[str, Any]) -> _R
         kind = AGENT
     if isinstance(user_id, str) and user_id:
         attributes[sc.USER_ID] = user_id
-    run_id = kwargs.get("run_id")
+    run_id = kwargs.get("run_id") or getattr(resumed, "run_id", None)
     if isinstance(run_id, str) and run_id:
         attributes[sc.AGENTEL_AGNO_RUN_ID] = run_id
     return _Run(instance, kind, str(name), attributes, session_id)
