@@ -44,7 +44,17 @@ _ERROR_EVENTS = frozenset({"RunError", "TeamRunError", "WorkflowError", "StepErr
 class _Run:
     """One run or step: its span's name and attributes until it starts, then its node."""
 
-    __slots__ = ("attributes", "error", "instance", "kind", "name", "node", "run_id", "session_id")
+    __slots__ = (
+        "attributes",
+        "error",
+        "instance",
+        "kind",
+        "name",
+        "node",
+        "run_id",
+        "session_id",
+        "telemetry",
+    )
 
     def __init__(
         self, instance: Any, kind: str, name: str, attributes: dict[str, Any], session_id: Any
@@ -55,6 +65,7 @@ class _Run:
         self.attributes = attributes
         self.session_id = session_id
         self.node: Node | None = None
+        self.telemetry: Telemetry | None = None
         self.run_id: str | None = attributes.get(sc.AGENTEL_AGNO_RUN_ID)
         self.error: str | None = None
 
@@ -69,6 +80,7 @@ class _Run:
         node.name = self.name
         learn_conversation(node, self.session_id)
         self.node = node
+        self.telemetry = telemetry
         return node
 
     def on_error(self, exc: BaseException) -> None:
@@ -114,8 +126,7 @@ class _Run:
         self.end()
 
     def end(self) -> None:
-        node = self.node
-        telemetry = RUNTIME.telemetry
+        node, telemetry = self.node, self.telemetry
         if node is None or telemetry is None:
             return
         try:
