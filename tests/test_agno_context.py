@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from agno.agent import Agent
+from agno.models.openai import OpenAIChat
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from agent_fixtures import Traced, parent_of
 from agno_support import CREW_SCRIPT, MODES, crew, model, run, weather_agent
@@ -151,3 +154,29 @@ def test_concurrent_runs_make_one_trace_each(agno_traced: Traced, fake_openai: F
     for chat in agno_traced.named("chat gpt-4o"):
         parent = parent_of(chat, spans)
         assert parent is not None and parent.name.startswith("invoke_agent")
+
+
+def test_http_client_span_nests_under_the_model_call(
+    agno_traced: Traced, fake_openai: FakeOpenAI
+) -> None:
+    tracer = agno_traced.tracer_provider.get_tracer("http-client")
+
+    class TracedTransport(httpx.HTTPTransport):
+        """Starts a client span per request, as an HTTP client instrumentation does."""
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            with tracer.start_as_current_span(request.method, kind=SpanKind.CLIENT):
+                return super().handle_request(request)
+
+    with httpx.Client(transport=TracedTransport()) as http_client:
+        traced_model = OpenAIChat(
+            id="gpt-4o",
+            base_url=fake_openai.base_url,
+            api_key="test-key",
+            max_retries=0,
+            http_client=http_client,
+        )
+        fake_openai.script([Reply(text="Hi!")])
+        Agent(name="greeter", model=traced_model, telemetry=False).run("hello")
+    spans = agno_traced.spans()
+    assert parent_of(agno_traced.one("POST"), spans) is agno_traced.one("chat gpt-4o")

@@ -190,10 +190,9 @@ class _Request:
                 log_once("agno-content-output", "agentel: could not convert model output")
 
     def _record_output(self, finish: str) -> None:
-        settings = RUNTIME.telemetry.content  # type: ignore[union-attr]
+        settings = self.call.telemetry.content
         reply = {"content": "".join(self.text) or None, "tool_calls": _merged(self.tool_calls)}
         message = chat_messages.output_message(reply, finish, settings.capture_blobs)
-        message["finish_reason"] = finish
         value = content.to_json([message], settings.max_length)
         self.call.record_output({sc.GEN_AI_OUTPUT_MESSAGES: value})
 
