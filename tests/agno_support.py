@@ -46,6 +46,7 @@ def make_traced(**instrument_kwargs: Any) -> Traced:
 @pytest.fixture
 def agno_traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
     monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+    monkeypatch.setenv("AGNO_TELEMETRY", "false")  # no usage report to Agno's servers
     traced = make_traced()
     try:
         yield traced
@@ -56,6 +57,7 @@ def agno_traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
 @pytest.fixture
 def agno_traced_with_content(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    monkeypatch.setenv("AGNO_TELEMETRY", "false")
     traced = make_traced()
     try:
         yield traced

@@ -9,7 +9,7 @@ import pytest
 from agno.agent import Agent
 from agno.models.openai import OpenAIChat
 from agno.tools import tool
-from agno.workflow import Step, Workflow
+from agno.workflow import Parallel, Step, Workflow
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -297,3 +297,39 @@ def test_a_paused_run_continued(
     assert second.attributes["user.id"] == "ada"
     tool_span = agno_traced.one("execute_tool delete_file")
     assert tool_span.attributes["gen_ai.tool.call.id"] == "call_del"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "stream"])
+def test_parallel_steps_nest_under_their_group(
+    agno_traced: Traced, fake_openai: FakeOpenAI, mode: str
+) -> None:
+    fake_openai.set_responder(lambda request: Reply(text="notes"))
+    workflow = Workflow(
+        name="survey",
+        steps=[
+            Parallel(
+                Step(
+                    name="north", agent=Agent(name="n", model=model(fake_openai), telemetry=False)
+                ),
+                Step(
+                    name="south", agent=Agent(name="s", model=model(fake_openai), telemetry=False)
+                ),
+                name="both sides",
+            )
+        ],
+        telemetry=False,
+    )
+    run(workflow, mode, "survey", session_id="par-1")
+    spans = agno_traced.spans()
+    assert shape(spans) == [
+        "invoke_workflow survey",
+        "  both sides",
+        "    north",
+        "      invoke_agent n",
+        "        chat gpt-4o",
+        "    south",
+        "      invoke_agent s",
+        "        chat gpt-4o",
+    ]
+    assert agno_traced.one("both sides").attributes["agentel.agno.step.type"] == "parallel"
+    assert {s.attributes["gen_ai.conversation.id"] for s in spans} == {"par-1"}
