@@ -121,3 +121,22 @@ def test_a_team_trace_in_the_store_keeps_members_under_the_delegation(
 def test_a_store_object_that_names_no_database_is_a_clear_error() -> None:
     with pytest.raises(SettingError, match=r"store=object does not name its database"):
         agentel.setup(store=object(), instrument=False)
+
+
+def test_agnos_postgres_db_names_its_database() -> None:
+    from agno.db.postgres import PostgresDb
+
+    from agentel.export.registry import store_url
+    from agentel.store import resolve_url
+
+    url = "postgresql+psycopg://ai:secret@db.internal:5532/ai"
+    assert resolve_url(store_url(PostgresDb(db_url=url))) == (
+        "postgresql://ai:secret@db.internal:5532/ai"
+    )
+    # A database given as an engine only is named by the engine's URL, password included.
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    assert resolve_url(store_url(PostgresDb(db_engine=engine))) == (
+        "postgresql://ai:secret@db.internal:5532/ai"
+    )
