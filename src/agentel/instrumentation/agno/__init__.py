@@ -15,17 +15,15 @@ tool call. Message content is recorded only when
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
 from agentel.instrumentation.agno.package import _instruments
+from agentel.instrumentation.core.instrumentor import GuestInstrumentor, Installation
 
 __all__ = ["AgnoInstrumentor"]
 
 
-class AgnoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class AgnoInstrumentor(GuestInstrumentor):
     """Traces Agno runs as OTel spans under whatever TracerProvider is given.
 
     ``instrument()`` keyword arguments: ``tracer_provider``, ``meter_provider``,
@@ -33,20 +31,9 @@ class AgnoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     environment), ``content_max_length`` and ``capture_blobs``.
     """
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every construction, so the
-    # installation lives in a class-level default rather than being reset in __init__.
-    _installation: Any = None
+    _instruments = _instruments
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    def _create_installation(self, **kwargs: Any) -> Installation:
+        from agentel.instrumentation.agno.install import Installation as AgnoInstallation
 
-    def _instrument(self, **kwargs: Any) -> None:
-        from agentel.instrumentation.agno.install import Installation
-
-        self._installation = Installation.create(**kwargs)
-        self._installation.install()
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        if self._installation is not None:
-            self._installation.uninstall()
-            self._installation = None
+        return AgnoInstallation.create(**kwargs)
