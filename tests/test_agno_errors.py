@@ -97,3 +97,20 @@ def test_a_failed_step_fails_the_workflow(
     assert workflow.attributes["error.type"] == "agno.exceptions.ModelProviderError"
     assert agno_traced.one("research").status.status_code is StatusCode.UNSET
     assert agno_traced.one("invoke_agent researcher").status.status_code is StatusCode.UNSET
+
+
+def test_a_raising_tool_is_error_even_when_agnos_logs_are_off(
+    agno_traced: Traced, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Agno's log record there is no exception to keep: the span is still ERROR, with
+    Agno's failure message."""
+    from agno.utils import log
+
+    monkeypatch.setattr(log.agent_logger, "disabled", True)
+    fake_openai.script(list(WEATHER_SCRIPT))
+    run(weather_agent(fake_openai), "sync", "Weather in Paris?")
+    tool = agno_traced.one("execute_tool read_station")
+    assert tool.status.status_code is StatusCode.ERROR
+    assert tool.status.description == "station PAR-1 is offline"
+    assert tool.attributes["error.type"] == "_OTHER"
+    assert events_named(tool, "exception") == []
