@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from agno.agent import Agent
 
 from agent_fixtures import Traced
-from agno_support import MODES, WEATHER_SCRIPT, run, weather_agent
-from fake_openai import FakeOpenAI
+from agno_support import MODES, WEATHER_SCRIPT, model, run, weather_agent
+from fake_openai import FakeOpenAI, Reply
 
 _CONTENT_ATTRIBUTES = {
     "gen_ai.input.messages",
@@ -88,3 +89,15 @@ def test_content_when_asked(
     agent = traced.one("invoke_agent forecaster")
     assert agent.attributes["gen_ai.input.messages"] == first.attributes["gen_ai.input.messages"]
     assert agent.attributes["gen_ai.output.messages"] == second.attributes["gen_ai.output.messages"]
+
+
+def test_reasoning_is_its_own_part(
+    agno_traced_with_content: Traced, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script([Reply(text="<think>the sky is clear</think>Sunny.")])
+    Agent(name="thinker", model=model(fake_openai), telemetry=False).run("Weather?")
+    chat = agno_traced_with_content.one("chat gpt-4o")
+    assert json.loads(chat.attributes["gen_ai.output.messages"])[0]["parts"] == [
+        {"type": "reasoning", "content": "the sky is clear"},
+        {"type": "text", "content": "Sunny."},
+    ]

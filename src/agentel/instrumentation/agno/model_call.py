@@ -127,6 +127,7 @@ class _Request:
         "call",
         "finish_reasons",
         "model",
+        "reasoning",
         "response_id",
         "response_model",
         "stream",
@@ -144,6 +145,7 @@ class _Request:
         self.finish_reasons: list[str] = []
         self.tokens: Tokens | None = None
         self.text: list[str] = []
+        self.reasoning: list[str] = []
         self.tool_calls: list[Any] = []
 
     # --- the provider's raw response (from the parsers) -------------------------------------
@@ -172,6 +174,9 @@ class _Request:
             self.call.first_chunk()
         if isinstance(text, str) and text:
             self.text.append(text)
+        reasoning = getattr(response, "reasoning_content", None)
+        if isinstance(reasoning, str) and reasoning:
+            self.reasoning.append(reasoning)
         if calls:
             self.tool_calls.extend(calls)
         usage = getattr(response, "response_usage", None)
@@ -193,6 +198,8 @@ class _Request:
         settings = self.call.telemetry.content
         reply = {"content": "".join(self.text) or None, "tool_calls": _merged(self.tool_calls)}
         message = chat_messages.output_message(reply, finish, settings.capture_blobs)
+        if self.reasoning:
+            message["parts"].insert(0, content.reasoning_part("".join(self.reasoning)))
         value = content.to_json([message], settings.max_length)
         self.call.record_output({sc.GEN_AI_OUTPUT_MESSAGES: value})
 
