@@ -101,18 +101,20 @@ def traced_iterator(
 
 
 async def traced_async_iterator(
-    context: otel_context.Context,
+    context: otel_context.Context | None,
     iterator: AsyncIterator[Any],
     on_item: ItemCallback | None,
     on_end: EndCallback,
     scoped: tuple[contextvars.ContextVar[Any], Any] | None = None,
 ) -> AsyncIterator[Any]:
-    """The async twin of :func:`traced_iterator`, with the same guarantees."""
+    """The async twin of :func:`traced_iterator`, with the same guarantees. A ``context`` of
+    None holds only ``scoped`` (a run the framework was told not to trace still tells the
+    calls inside it so)."""
     completed = False
     error: BaseException | None = None
     try:
         while True:
-            token = otel_context.attach(context)
+            token = otel_context.attach(context) if context is not None else None
             scoped_token = scoped[0].set(scoped[1]) if scoped is not None else None
             try:
                 item = await iterator.__anext__()
@@ -125,7 +127,8 @@ async def traced_async_iterator(
             finally:
                 if scoped_token is not None:
                     scoped[0].reset(scoped_token)  # type: ignore[index]
-                otel_context.detach(token)
+                if token is not None:
+                    otel_context.detach(token)
             if on_item is not None:
                 safely(lambda item=item: on_item(item), "stream-item")
             yield item
