@@ -39,6 +39,7 @@ from agentel.export.delivery import (
     run_bounded,
 )
 from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
+from agentel.instrumentation.core import exports
 
 _log = logging.getLogger(__name__)
 _lock = threading.RLock()
@@ -120,6 +121,7 @@ class Pipeline:
             if _current is self:
                 _current = None
         atexit.unregister(self._at_exit)
+        exports.withdraw(self)
         timeout = self._exit_flush_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + timeout
         run_bounded(self._flush_all, timeout, "flush")
@@ -266,6 +268,7 @@ def setup(
     exit_flush_timeout: float | None = None,
     instrument: bool = True,
     keep_openai_export: bool | None = None,
+    keep_agentor_export: bool | None = None,
     _auto: bool = False,
 ) -> Pipeline:
     """Build (or join) the tracing pipeline and instrument every installed framework.
@@ -325,8 +328,11 @@ def setup(
             config, provider, building, named, target, metric_readers, resource_attributes, _auto
         )
         pipeline._owns_tracer_provider = pipeline._owns_tracer_provider or inherited
+        _announce_exports(pipeline)
         if instrument:
-            pipeline.instrumented = _instrument(pipeline, config, keep_openai_export)
+            pipeline.instrumented = _instrument(
+                pipeline, config, keep_openai_export, keep_agentor_export
+            )
         atexit.register(pipeline._at_exit)
         _current = pipeline
         return pipeline
@@ -398,8 +404,18 @@ def _warn_unused_on_join(
         )
 
 
+def _announce_exports(pipeline: Pipeline) -> None:
+    """Tell the instrumentors that this pipeline sends to Celesto (Agentor's own upload of
+    the same runs is then skipped); withdrawn when the pipeline closes."""
+    if any(type(e).__name__ == "CelestoSpanExporter" for e in pipeline.exporters.values()):
+        exports.announce("celesto", pipeline)
+
+
 def _instrument(
-    pipeline: Pipeline, config: s.PipelineSettings, keep_openai_export: bool | None
+    pipeline: Pipeline,
+    config: s.PipelineSettings,
+    keep_openai_export: bool | None,
+    keep_agentor_export: bool | None = None,
 ) -> list[str]:
     """Instrument installed frameworks; a framework's failure must not fail setup()."""
     from agentel import instrument as instrument_frameworks
@@ -416,6 +432,8 @@ def _instrument(
     }
     if keep_openai_export is not None:
         kwargs["keep_openai_export"] = keep_openai_export
+    if keep_agentor_export is not None:
+        kwargs["keep_agentor_export"] = keep_agentor_export
     try:
         return instrument_frameworks(**kwargs)
     except Exception as error:

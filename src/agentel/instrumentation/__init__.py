@@ -12,6 +12,9 @@ _log = logging.getLogger(__name__)
 # framework name -> (module that must be importable, instrumentor "module:Class")
 FRAMEWORKS: dict[str, tuple[str, str]] = {
     "openai-agents": ("agents", "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor"),
+    # Agentor 0.1 runs its own engine (0.0.x ran on the OpenAI Agents SDK and had no
+    # agentor.engine, so that SDK's instrumentor covers it).
+    "agentor": ("agentor.engine", "agentel.instrumentation.agentor:AgentorInstrumentor"),
 }
 
 

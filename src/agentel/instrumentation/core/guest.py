@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 
@@ -136,6 +136,35 @@ async def traced_async_iterator(
         safely(lambda: on_end(error, completed), "stream-end")
         if not completed and error is None:
             await _aclose(iterator)
+
+
+class StreamPlan(NamedTuple):
+    """How to trace one stream: the arguments of :func:`traced_async_iterator`."""
+
+    context: otel_context.Context | None
+    on_item: ItemCallback | None
+    on_end: EndCallback
+    scoped: tuple[contextvars.ContextVar[Any], Any] | None = None
+
+
+async def traced_when_started(
+    iterator: AsyncIterator[Any], begin: Callable[[], StreamPlan | None]
+) -> AsyncIterator[Any]:
+    """For a framework call that returns an async generator: ``begin`` runs when the consumer
+    asks for the first item (where the work starts, so a stream never iterated leaves no
+    open span), then the items pass through :func:`traced_async_iterator`. ``begin``
+    returning None (or failing) means untraced; an early close still closes ``iterator``."""
+    plan = guarded(begin, "stream")
+    stream = (
+        iterator
+        if plan is None
+        else traced_async_iterator(plan.context, iterator, plan.on_item, plan.on_end, plan.scoped)
+    )
+    try:
+        async for item in stream:
+            yield item
+    finally:
+        await _aclose(stream)
 
 
 def _close(iterator: Any) -> None:
