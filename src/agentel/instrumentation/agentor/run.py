@@ -10,6 +10,7 @@ the model asked for, tool calls that never reached a tool, and how the run ended
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from agentel import semconv as sc
@@ -106,6 +107,8 @@ def _observe(telemetry: Telemetry, run: AgentorRun, event: Any) -> None:
         if event.error and event.call_id not in run.started_calls:
             _unreached_tool(telemetry, run, event)
     elif kind == "run_end":
+        # the run ends here; what Agentor does after (its own trace upload) is not the run
+        run.ended_ns = time.time_ns()
         run.reported_usage = event.usage
         if event.status == "max_turns":
             run.failure = (str(event.error or "max_turns"), ERROR_TYPE_MAX_TURNS)
@@ -148,7 +151,7 @@ def _end(telemetry: Telemetry, run: AgentorRun, exc: BaseException | None) -> No
             agent.add_usage((usage.input_tokens, usage.output_tokens, 0, 0, 0))
     except Exception:
         log_once("agentor-run-end", "agentel: could not record how an Agentor run ended")
-    telemetry.finish(agent)
+    telemetry.finish(agent, run.ended_ns)
 
 
 def wrap_celesto_export(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

@@ -37,6 +37,7 @@ class AgentorRun(RunScope):
     started_calls: set[str] = field(default_factory=set)
     failure: tuple[str, str] | None = None  # (description, error.type) of a run that ended badly
     reported_usage: Any = None
+    ended_ns: int | None = None
 
     def take_call_id(self, tool_name: str, arguments: Any) -> str | None:
         """The id of the call this tool execution answers: the same name and arguments,
