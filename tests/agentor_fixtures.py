@@ -8,6 +8,11 @@ in-memory exporter and always uninstruments afterwards.
 
 from __future__ import annotations
 
+import os
+
+# LiteLLM fetches a model price list from the internet when first imported; tests run offline.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
