@@ -84,7 +84,7 @@ def test_run_is_one_tree_with_semconv_attributes(
     assert tool.attributes[sc.GEN_AI_TOOL_DESCRIPTION] == "Return the weather in a city."
     assert tool.attributes[sc.GEN_AI_AGENT_NAME] == "Weather"
     for span in traced_agentor.spans():  # no content unless asked for
-        assert not [k for k in span.attributes if k.endswith(("messages", "arguments", "result"))]
+        assert not [k for k in span.attributes if k.endswith(("messages", "instructions", "arguments", "result"))]
         assert sc.GEN_AI_REQUEST_MODEL not in span.attributes or span.name.startswith("chat")
 
     durations = traced_agentor.metric_points(sc.METRIC_OPERATION_DURATION)
@@ -142,7 +142,10 @@ def test_content_only_when_capture_is_on(
             "finish_reason": "stop",
         }
     ]
-    # the agent: what it was asked first, and what it answered last
+    # the agent: its instructions, what it was asked first, and what it answered last
+    assert json.loads(root.attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == [
+        {"type": "text", "content": "Answer briefly."}
+    ]
     assert root.attributes[sc.GEN_AI_INPUT_MESSAGES] == first.attributes[sc.GEN_AI_INPUT_MESSAGES]
     assert (
         root.attributes[sc.GEN_AI_OUTPUT_MESSAGES] == second.attributes[sc.GEN_AI_OUTPUT_MESSAGES]

@@ -13,6 +13,7 @@ import json
 import time
 from typing import Any
 
+from agentel import content
 from agentel import semconv as sc
 from agentel.instrumentation.core import exports
 from agentel.instrumentation.core.guest import StreamPlan, log_once, traced_when_started
@@ -79,6 +80,12 @@ def _start(telemetry: Telemetry, loop: Any, args: Any, kwargs: Any) -> Active:
     if conversation:
         attributes[sc.GEN_AI_CONVERSATION_ID] = str(conversation)
     _add_metadata(attributes, getattr(loop, "trace_metadata", None))
+    instructions = getattr(loop, "instructions", None)
+    settings = telemetry.content
+    if instructions and settings.capture.on_span:
+        attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = content.to_json(
+            content.system_instructions(str(instructions)), settings.max_length
+        )
     parent = outer.node if outer is not None else None
     node = telemetry.start_node(AGENT, f"{sc.OP_INVOKE_AGENT} {name}", "", parent, attributes)
     node.name = name
