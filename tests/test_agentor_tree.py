@@ -84,7 +84,11 @@ def test_run_is_one_tree_with_semconv_attributes(
     assert tool.attributes[sc.GEN_AI_TOOL_DESCRIPTION] == "Return the weather in a city."
     assert tool.attributes[sc.GEN_AI_AGENT_NAME] == "Weather"
     for span in traced_agentor.spans():  # no content unless asked for
-        assert not [k for k in span.attributes if k.endswith(("messages", "instructions", "arguments", "result"))]
+        assert not [
+            k
+            for k in span.attributes
+            if k.endswith(("messages", "instructions", "arguments", "result"))
+        ]
         assert sc.GEN_AI_REQUEST_MODEL not in span.attributes or span.name.startswith("chat")
 
     durations = traced_agentor.metric_points(sc.METRIC_OPERATION_DURATION)
