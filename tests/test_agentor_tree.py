@@ -300,3 +300,24 @@ def test_uninstrument_restores_agentor_and_setup_finds_it(fake_openai: FakeOpenA
     assert not AgentorInstrumentor().is_instrumented_by_opentelemetry
     fake_openai.script(weather_replies())
     assert isinstance(weather_agent(fake_openai), Agentor)
+
+
+async def test_mcp_tool_is_an_extension_named_by_its_server(
+    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+) -> None:
+    from agentor.engine.mcp import MCPServer
+
+    from mcp_server import serve_calculator
+
+    fake_openai.script([Reply(tool_calls=[ToolCall("add", {"a": 2, "b": 3})]), Reply(text="5")])
+    with serve_calculator() as url:
+        loop = AgentLoop(
+            name="Calc", model=chat_model(fake_openai), mcp_servers=[MCPServer(url, name="calc")]
+        )
+        result = await loop.arun("2 + 3?")
+    assert [e.result for e in result.events if e.type == "tool_result"] == ["5"]
+    tool = traced_agentor.one("execute_tool add")
+    assert tool.attributes[sc.GEN_AI_TOOL_TYPE] == "extension"
+    assert tool.attributes[sc.AGENTEL_MCP_SERVER] == "calc"
+    assert tool.attributes[sc.GEN_AI_TOOL_CALL_ID].startswith("call_")
+    assert tool.parent.span_id == traced_agentor.one("invoke_agent Calc").context.span_id

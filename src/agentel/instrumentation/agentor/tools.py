@@ -51,11 +51,14 @@ def _start(
 ) -> Node:
     name = str(getattr(tool, "name", None) or type(tool).__name__)
     arguments = kwargs["args"] if "args" in kwargs else (args[0] if args else None)
+    server = mcp_server_of(tool)
     attributes: dict[str, Any] = {
         sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
         sc.GEN_AI_TOOL_NAME: name,
-        sc.GEN_AI_TOOL_TYPE: sc.TOOL_TYPE_FUNCTION,
+        sc.GEN_AI_TOOL_TYPE: sc.TOOL_TYPE_FUNCTION if server is None else sc.TOOL_TYPE_EXTENSION,
     }
+    if server:
+        attributes[sc.AGENTEL_MCP_SERVER] = server
     call_id = run.take_call_id(name, arguments)
     if call_id:
         attributes[sc.GEN_AI_TOOL_CALL_ID] = call_id
@@ -70,8 +73,25 @@ def _start(
         attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = content.to_json(arguments, settings.max_length)
     node = telemetry.start_node(TOOL, f"{sc.OP_EXECUTE_TOOL} {name}", "", parent, attributes)
     node.name = name
+    node.tool_type = attributes[sc.GEN_AI_TOOL_TYPE]
     node.content_started = settings.capture.on_span
     return node
+
+
+def mcp_server_of(tool: Any) -> str | None:
+    """The MCP server's name for a tool Agentor made from one (its invoker is a closure of
+    ``MCPServer._invoker`` holding the server), else None."""
+    invoke = getattr(tool, "invoke", None)
+    if not getattr(invoke, "__qualname__", "").startswith("MCPServer._invoker."):
+        return None
+    for cell in getattr(invoke, "__closure__", None) or ():
+        try:
+            holder = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if type(holder).__name__ == "MCPServer":
+            return str(getattr(holder, "name", "") or "")
+    return ""
 
 
 def _record_result(telemetry: Telemetry, node: Node, result: Any) -> None:
