@@ -24,6 +24,7 @@ from agentel.instrumentation.core.chat import (
 )
 from agentel.instrumentation.core.guest import (
     StreamPlan,
+    argument,
     call_within_async,
     guarded,
     safely,
@@ -35,14 +36,7 @@ from agentel.instrumentation.core.telemetry import Telemetry
 
 from .runtime import ACTIVE, RUNTIME, Active
 
-_POSITIONS = {"messages": 0, "tools": 1}
-
-
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
-    if name in kwargs:
-        return kwargs[name]
-    position = _POSITIONS[name]
-    return args[position] if len(args) > position else None
+_MESSAGES, _TOOLS = ("messages", 0), ("tools", 1)  # Model.complete / stream parameters
 
 
 def provider_of(model: Any) -> str:
@@ -108,11 +102,11 @@ class AgentorChat(ChatCall):
     def _record_request(self, args: Any, kwargs: Any) -> None:
         settings = self.telemetry.content
         values: dict[str, str] = {}
-        messages = _argument(args, kwargs, "messages")
+        messages = argument(args, kwargs, *_MESSAGES)
         if messages:
             converted = chat_messages.input_messages(messages, settings.capture_blobs)
             values[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(converted, settings.max_length)
-        tools = _argument(args, kwargs, "tools")
+        tools = argument(args, kwargs, *_TOOLS)
         if tools:
             definitions = chat_messages.tool_definitions(tools)
             values[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(definitions, settings.max_length)

@@ -9,14 +9,14 @@ the model asked for, tool calls that never reached a tool, and how the run ended
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from agentel import content
 from agentel import semconv as sc
 from agentel.instrumentation.core import exports
-from agentel.instrumentation.core.guest import StreamPlan, log_once, traced_when_started
+from agentel.instrumentation.core.attributes import metadata_attributes
+from agentel.instrumentation.core.guest import StreamPlan, argument, log_once, traced_when_started
 from agentel.instrumentation.core.nodes import AGENT, TOOL, mark_error
 from agentel.instrumentation.core.telemetry import Telemetry
 
@@ -26,14 +26,7 @@ from .runtime import ACTIVE, RUNTIME, UNTRACED, Active, AgentorRun
 # error.type of a run that stopped at its turn budget: Agentor reports it as a status, not
 # an exception, so there is no class name to give.
 ERROR_TYPE_MAX_TURNS = "max_turns"
-_ASTREAM_POSITIONS = {"run_id": 2, "tracing": 4}
-
-
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
-    if name in kwargs:
-        return kwargs[name]
-    position = _ASTREAM_POSITIONS[name]
-    return args[position] if len(args) > position else None
+_RUN_ID, _TRACING = ("run_id", 2), ("tracing", 4)  # AgentLoop.astream's parameters
 
 
 def wrap_astream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -63,7 +56,7 @@ def _ignore_end(exc: BaseException | None, completed: bool) -> None:
 
 def _start(telemetry: Telemetry, loop: Any, args: Any, kwargs: Any) -> Active:
     outer = ACTIVE.get()
-    if _argument(args, kwargs, "tracing") is False or outer is UNTRACED:
+    if argument(args, kwargs, *_TRACING) is False or outer is UNTRACED:
         return UNTRACED
     name = str(getattr(loop, "name", None) or "Agent")
     attributes: dict[str, Any] = {
@@ -76,10 +69,10 @@ def _start(telemetry: Telemetry, loop: Any, args: Any, kwargs: Any) -> Active:
     model = getattr(loop, "model", None)
     if model is not None:
         attributes[sc.GEN_AI_PROVIDER_NAME] = provider_of(model)
-    conversation = getattr(loop, "trace_group_id", None) or _argument(args, kwargs, "run_id")
+    conversation = getattr(loop, "trace_group_id", None) or argument(args, kwargs, *_RUN_ID)
     if conversation:
         attributes[sc.GEN_AI_CONVERSATION_ID] = str(conversation)
-    _add_metadata(attributes, getattr(loop, "trace_metadata", None))
+    attributes.update(metadata_attributes(getattr(loop, "trace_metadata", None)))
     instructions = getattr(loop, "instructions", None)
     settings = telemetry.content
     if instructions and settings.capture.on_span:
@@ -92,15 +85,6 @@ def _start(telemetry: Telemetry, loop: Any, args: Any, kwargs: Any) -> Active:
     node.provider = attributes.get(sc.GEN_AI_PROVIDER_NAME)
     run = AgentorRun(last_agent=node, agent=node)
     return Active(node, run)
-
-
-def _add_metadata(attributes: dict[str, Any], metadata: Any) -> None:
-    if not isinstance(metadata, dict):
-        return
-    for key, value in metadata.items():
-        if not isinstance(value, (str, bool, int, float)):
-            value = json.dumps(value, default=str)
-        attributes[sc.AGENTEL_METADATA_PREFIX + str(key)] = value
 
 
 def _observe(telemetry: Telemetry, run: AgentorRun, event: Any) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from agentel import content
 from agentel import semconv as sc
-from agentel.instrumentation.core.guest import call_within_async, guarded, safely
+from agentel.instrumentation.core.attributes import tool_result
+from agentel.instrumentation.core.guest import argument, call_within_async, guarded, safely
 from agentel.instrumentation.core.nodes import TOOL, Node
 from agentel.instrumentation.core.scope import record
 from agentel.instrumentation.core.telemetry import Telemetry
@@ -41,7 +42,11 @@ async def wrap_tool_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
         safely(lambda: telemetry.finish(node), "tool-end")
         raise
     if node.content_started:
-        safely(lambda: _record_result(telemetry, node, result), "tool-result")
+        limit = telemetry.content.max_length
+        safely(
+            lambda: node.span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, tool_result(result, limit)),
+            "tool-result",
+        )
     safely(lambda: telemetry.finish(node), "tool-end")
     return result
 
@@ -50,7 +55,7 @@ def _start(
     telemetry: Telemetry, run: AgentorRun, parent: Node, tool: Any, args: Any, kwargs: Any
 ) -> Node:
     name = str(getattr(tool, "name", None) or type(tool).__name__)
-    arguments = kwargs["args"] if "args" in kwargs else (args[0] if args else None)
+    arguments = argument(args, kwargs, "args", 0)
     server = mcp_server_of(tool)
     attributes: dict[str, Any] = {
         sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
@@ -92,10 +97,3 @@ def mcp_server_of(tool: Any) -> str | None:
         if type(holder).__name__ == "MCPServer":
             return str(getattr(holder, "name", "") or "")
     return ""
-
-
-def _record_result(telemetry: Telemetry, node: Node, result: Any) -> None:
-    value = result if isinstance(result, (str, int, float, bool, list, dict)) else str(result)
-    node.span.set_attribute(
-        sc.GEN_AI_TOOL_CALL_RESULT, content.to_json(value, telemetry.content.max_length)
-    )

@@ -54,6 +54,13 @@ def guarded(prepare: Callable[..., Any], key: str, *args: Any) -> Any:
         return None
 
 
+def argument(args: tuple[Any, ...], kwargs: dict[str, Any], name: str, position: int) -> Any:
+    """A wrapped call's argument, passed by keyword or by position (None when not passed)."""
+    if name in kwargs:
+        return kwargs[name]
+    return args[position] if len(args) > position else None
+
+
 ItemCallback = Callable[[Any], None]
 EndCallback = Callable[[BaseException | None, bool], None]
 
