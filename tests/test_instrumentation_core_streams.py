@@ -1,6 +1,6 @@
 """Core helpers the Agentor instrumentor added, framework-neutral: a stream traced from its
 first item, a stream that holds only the framework's variable, the error type on a span's
-metric points, and which backends the pipeline announces."""
+metric points, which backends the pipeline announces, LiteLLM's providers by semconv name."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentel import semconv as sc
 from agentel.instrumentation.core import exports, nodes
+from agentel.instrumentation.core.chat import litellm_provider
 from agentel.instrumentation.core.guest import StreamPlan, traced_when_started
 from agentel.instrumentation.core.telemetry import Telemetry
 
@@ -119,3 +120,10 @@ def test_backends_are_announced_and_withdrawn_per_owner() -> None:
     assert exports.sending_to("test-backend")
     exports.withdraw(second)
     assert not exports.sending_to("test-backend")
+
+
+def test_litellm_prefixes_name_the_semconv_provider() -> None:
+    assert litellm_provider("gemini/gemini-2.0-flash") == "gcp.gemini"
+    assert litellm_provider("bedrock/anthropic.claude-3") == "aws.bedrock"
+    assert litellm_provider("anthropic/claude-sonnet-4") == "anthropic"
+    assert litellm_provider("gpt-4o") == "litellm"

@@ -19,6 +19,7 @@ from agentel.instrumentation.core.chat import (
     ChatProfile,
     add_request_settings,
     cached_profile,
+    litellm_provider,
     openai_usage_tokens,
     server_of_url,
 )
@@ -40,14 +41,13 @@ _MESSAGES, _TOOLS = ("messages", 0), ("tools", 1)  # Model.complete / stream par
 
 
 def provider_of(model: Any) -> str:
-    """``openai`` for the Chat Completions model, LiteLLM's provider prefix, else what the
-    model object says about itself (``provider_name``), else ``_OTHER``."""
+    """``openai`` for the Chat Completions model, the provider of a LiteLLM model's prefix,
+    else what the model object says about itself (``provider_name``), else ``_OTHER``."""
     class_name = type(model).__name__
     if class_name == "ChatCompletionsModel":
         return sc.PROVIDER_OPENAI
     if class_name == "LiteLLMModel":
-        name = str(getattr(model, "model", "") or "")
-        return name.split("/", 1)[0] if "/" in name else "litellm"
+        return litellm_provider(str(getattr(model, "model", "") or ""))
     declared = getattr(model, "provider_name", None)
     return declared if isinstance(declared, str) else sc.ERROR_TYPE_OTHER
 
