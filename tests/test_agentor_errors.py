@@ -7,6 +7,7 @@ import openai
 import pytest
 from agentor.engine import AgentLoop
 from opentelemetry.trace import StatusCode
+from pydantic import BaseModel
 
 from agentel import semconv as sc
 from agentor_fixtures import MODEL, TracedAgentor, chat_model, weather_agent
@@ -112,3 +113,28 @@ async def test_abandoned_stream_ends_the_run_span(
     assert first.type == "run_start"
     await stream.aclose()
     assert traced_agentor.names() == ["invoke_agent Weather"]
+
+
+async def test_structured_output_that_does_not_parse_fails_the_run_at_the_agent(
+    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+) -> None:
+    class Forecast(BaseModel):
+        city: str
+        sunny: bool
+
+    fake_openai.script([Reply(text='{"city": "Paris", "sunny": true}'), Reply(text="not json")])
+    loop = AgentLoop(name="Forecaster", model=chat_model(fake_openai), output_type=Forecast)
+    parsed = await loop.arun("Paris?")
+    assert parsed.final_output == Forecast(city="Paris", sunny=True)
+    with pytest.raises(ValueError, match="did not match Forecast"):
+        await loop.arun("Paris?")
+
+    ok, failed = [s for s in traced_agentor.spans() if s.name == "invoke_agent Forecaster"]
+    assert ok.attributes[sc.GEN_AI_OUTPUT_TYPE] == "json"
+    assert ok.status.status_code is StatusCode.UNSET
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes[sc.ERROR_TYPE] == "ValueError"
+    [event] = _exception_events(failed)  # raised by the agent itself, so recorded there
+    assert "did not match Forecast" in event.attributes["exception.message"]
+    chats = [s for s in traced_agentor.spans() if s.name.startswith("chat")]
+    assert all(s.status.status_code is StatusCode.UNSET for s in chats)
