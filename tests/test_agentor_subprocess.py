@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from agentor_fixtures import weather_replies
 from celesto_fake import FakeCelesto
 from fake_openai import FakeOpenAI
@@ -33,15 +35,18 @@ print(agent.run("Weather in Paris?").final_output)
 """
 
 
+@pytest.mark.parametrize("exporters", ["none", "agentel_celesto"])
 def test_opentelemetry_instrument_sends_an_agentor_run_to_celesto_once(
-    fake_openai: FakeOpenAI, tmp_path: Path
+    fake_openai: FakeOpenAI, tmp_path: Path, exporters: str
 ) -> None:
+    """With the key alone (agentel's post-instrument hook adds Celesto export), or with
+    agentel's Celesto exporter named in OTEL_TRACES_EXPORTER (built by OTel's configurator)."""
     fake_openai.script(weather_replies())
     with FakeCelesto() as celesto:
         env = _env(
             CELESTO_API_KEY="cel_key",
             CELESTO_BASE_URL=celesto.base_url,
-            OTEL_TRACES_EXPORTER="none",
+            OTEL_TRACES_EXPORTER=exporters,
             OTEL_METRICS_EXPORTER="none",
             FAKE_OPENAI_URL=fake_openai.base_url,
             LITELLM_LOCAL_MODEL_COST_MAP="True",

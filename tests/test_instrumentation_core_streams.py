@@ -5,6 +5,7 @@ metric points, which backends the pipeline announces, LiteLLM's providers by sem
 from __future__ import annotations
 
 import contextvars
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -111,14 +112,18 @@ def test_a_reported_failure_keeps_its_error_type_on_the_metric() -> None:
     assert point.attributes[sc.ERROR_TYPE] == "max_turns"
 
 
-def test_backends_are_announced_and_withdrawn_per_owner() -> None:
-    first, second = object(), object()
+def test_backends_are_announced_and_withdrawn_per_sender() -> None:
+    class Sender:
+        pass
+
+    first, second = Sender(), Sender()
     assert not exports.sending_to("test-backend")
     exports.announce("test-backend", first)
     exports.announce("test-backend", second)
     exports.withdraw(first)
     assert exports.sending_to("test-backend")
-    exports.withdraw(second)
+    del second  # a sender that is collected no longer counts
+    gc.collect()
     assert not exports.sending_to("test-backend")
 
 

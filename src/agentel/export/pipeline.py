@@ -39,7 +39,6 @@ from agentel.export.delivery import (
     run_bounded,
 )
 from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
-from agentel.instrumentation.core import exports
 
 _log = logging.getLogger(__name__)
 _lock = threading.RLock()
@@ -121,7 +120,6 @@ class Pipeline:
             if _current is self:
                 _current = None
         atexit.unregister(self._at_exit)
-        exports.withdraw(self)
         timeout = self._exit_flush_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + timeout
         run_bounded(self._flush_all, timeout, "flush")
@@ -328,7 +326,6 @@ def setup(
             config, provider, building, named, target, metric_readers, resource_attributes, _auto
         )
         pipeline._owns_tracer_provider = pipeline._owns_tracer_provider or inherited
-        _announce_exports(pipeline)
         if instrument:
             pipeline.instrumented = _instrument(
                 pipeline, config, keep_openai_export, keep_agentor_export
@@ -402,13 +399,6 @@ def _warn_unused_on_join(
             "agentel: joined an existing TracerProvider; its sampler and resource stay as "
             "they are, so sample_ratio, service_name and resource_attributes are not applied."
         )
-
-
-def _announce_exports(pipeline: Pipeline) -> None:
-    """Tell the instrumentors that this pipeline sends to Celesto (Agentor's own upload of
-    the same runs is then skipped); withdrawn when the pipeline closes."""
-    if any(type(e).__name__ == "CelestoSpanExporter" for e in pipeline.exporters.values()):
-        exports.announce("celesto", pipeline)
 
 
 def _instrument(
