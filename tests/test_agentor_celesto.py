@@ -199,3 +199,14 @@ def test_setup_celesto_tracing_returns_the_pipeline_for_agentor_0_0(
     monkeypatch.setattr("agentel.celesto.agentor_has_own_engine", lambda: False)
     endpoint = celesto.base_url + "/traces/ingest"
     assert isinstance(setup_celesto_tracing(endpoint=endpoint, token="t"), Pipeline)
+
+
+def test_a_bad_keep_agentor_export_value_is_named_and_tracing_stays_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AGENTEL_KEEP_AGENTOR_EXPORT", "sometimes")
+    assert "agentor" in agentel.instrument()
+    [message] = [
+        r.getMessage() for r in caplog.records if "AGENTEL_KEEP_AGENTOR_EXPORT" in r.message
+    ]
+    assert message.startswith("agentel: AGENTEL_KEEP_AGENTOR_EXPORT='sometimes' is not a yes/no")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from agentel.instrumentation.core.telemetry import Telemetry
 from . import model_call, run, tools
 from .runtime import RUNTIME
 
+_log = logging.getLogger(__name__)
 _MODEL_METHODS = (("complete", model_call.wrap_complete), ("stream", model_call.wrap_stream))
 # (module, class, attribute, wrapper)
 _PATCHES: tuple[tuple[str, str, str, Any], ...] = (
@@ -32,11 +34,8 @@ class Installation:
     @classmethod
     def create(cls, **kwargs: Any) -> Installation:
         keep = kwargs.get("keep_agentor_export")
-        if keep is None:
-            raw = os.environ.get(s.ENV_KEEP_AGENTOR_EXPORT, "").strip()
-            keep = bool(raw) and s.parse_bool(s.ENV_KEEP_AGENTOR_EXPORT, raw)
         telemetry = Telemetry.create("agentel.instrumentation.agentor", **kwargs)
-        return cls(telemetry, bool(keep))
+        return cls(telemetry, bool(_keep_from_env() if keep is None else keep))
 
     def install(self) -> None:
         RUNTIME.telemetry = self.telemetry
@@ -51,3 +50,13 @@ class Installation:
         RUNTIME.telemetry = None
         RUNTIME.keep_agentor_export = False
         self.patches.restore()
+
+
+def _keep_from_env() -> bool:
+    """``AGENTEL_KEEP_AGENTOR_EXPORT``; a bad value is a warning naming it, and the default."""
+    raw = os.environ.get(s.ENV_KEEP_AGENTOR_EXPORT, "").strip()
+    try:
+        return bool(raw) and s.parse_bool(s.ENV_KEEP_AGENTOR_EXPORT, raw)
+    except s.SettingError as error:
+        _log.warning("agentel: %s Using false.", error)
+        return False
