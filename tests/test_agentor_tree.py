@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 import pytest
 from agentor import Agentor
@@ -325,3 +326,13 @@ async def test_mcp_tool_is_an_extension_named_by_its_server(
     assert tool.attributes[sc.AGENTEL_MCP_SERVER] == "calc"
     assert tool.attributes[sc.GEN_AI_TOOL_CALL_ID].startswith("call_")
     assert tool.parent.span_id == traced_agentor.one("invoke_agent Calc").context.span_id
+
+
+def test_without_agentor_instrument_skips_it_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in sys.modules if n == "agentor" or n.startswith("agentor.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "agentor", None)  # import agentor now fails
+    try:
+        assert agentel.instrument() == ["openai-agents"]
+    finally:
+        agentel.uninstrument()

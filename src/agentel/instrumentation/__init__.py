@@ -18,6 +18,15 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
 }
 
 
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported; a submodule's missing package means no, not an
+    error (``find_spec`` imports the parent package to look inside it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
 def _instrumentor(path: str) -> Any:
     module_name, class_name = path.split(":")
     return getattr(importlib.import_module(module_name), class_name)()
@@ -27,7 +36,7 @@ def instrument_installed(**kwargs: Any) -> list[str]:
     """Instrument each framework whose package is importable; skip the rest quietly."""
     done: list[str] = []
     for name, (module, path) in FRAMEWORKS.items():
-        if importlib.util.find_spec(module) is None:
+        if not _installed(module):
             continue
         instrumentor = _instrumentor(path)
         if not instrumentor.is_instrumented_by_opentelemetry:
@@ -38,7 +47,7 @@ def instrument_installed(**kwargs: Any) -> list[str]:
 
 def uninstrument_all() -> None:
     for module, path in FRAMEWORKS.values():
-        if importlib.util.find_spec(module) is None:
+        if not _installed(module):
             continue
         instrumentor = _instrumentor(path)
         if instrumentor.is_instrumented_by_opentelemetry:
