@@ -6,6 +6,7 @@ from __future__ import annotations
 import openai
 import pytest
 from agentor.engine import AgentLoop
+from agentor.engine.store import MemoryStore
 from opentelemetry.trace import StatusCode
 from pydantic import BaseModel
 
@@ -138,3 +139,21 @@ async def test_structured_output_that_does_not_parse_fails_the_run_at_the_agent(
     assert "did not match Forecast" in event.attributes["exception.message"]
     chats = [s for s in traced_agentor.spans() if s.name.startswith("chat")]
     assert all(s.status.status_code is StatusCode.UNSET for s in chats)
+
+
+async def test_a_resumed_run_shares_the_failed_runs_conversation(
+    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script([Reply(status=500), Reply(text="Sunny")])
+    loop = AgentLoop(name="Weather", model=chat_model(fake_openai), store=MemoryStore())
+    with pytest.raises(openai.InternalServerError):
+        await loop.arun("Weather in Paris?", run_id="run-1")
+    resumed = await loop.aresume("run-1")
+    assert resumed.final_output == "Sunny"
+
+    failed, finished = [s for s in traced_agentor.spans() if s.parent is None]
+    assert failed.context.trace_id != finished.context.trace_id
+    assert failed.status.status_code is StatusCode.ERROR
+    assert finished.status.status_code is StatusCode.UNSET
+    for span in traced_agentor.spans():
+        assert span.attributes[sc.GEN_AI_CONVERSATION_ID] == "run-1"
