@@ -1,4 +1,5 @@
-"""An Agentor 0.1 run in agentel's trace store, and as ``agentel show`` prints it."""
+"""An Agentor 0.1 run through ``agentel.setup()``: in agentel's trace store, as ``agentel show``
+prints it, and over OTLP to the loopback receiver."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from agentel import semconv as sc
 from agentel.store import open_store
 from agentor_fixtures import MODEL, weather_agent, weather_replies
 from fake_openai import FakeOpenAI, Reply
+from otlp_receiver import OTLPReceiver
 from pipeline_helpers import clean_pipeline
 from test_cli import agentel as agentel_command
 
@@ -74,3 +76,25 @@ def test_agentel_show_prints_an_agentor_run(recorded: Path) -> None:
     assert "upstream broke" in shown
     traces = agentel_command("traces", db=recorded).stdout
     assert traces.count("invoke_agent Weather") == 2
+
+
+def test_agentor_run_reaches_an_otlp_backend(
+    receiver: OTLPReceiver, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    pipeline = agentel.setup("otlp", schedule_delay=0.05)
+    assert "agentor" in pipeline.instrumented
+    fake_openai.script(weather_replies())
+    weather_agent(fake_openai, trace_group_id="conv-5").run("Weather in Paris?")
+    assert agentel.flush(5000)
+
+    spans = receiver.spans()
+    assert sorted(span.name for span in spans) == [
+        f"chat {MODEL}",
+        f"chat {MODEL}",
+        "execute_tool get_weather",
+        "invoke_agent Weather",
+    ]
+    assert len({span.trace_id for span in spans}) == 1
+    assert {span.attributes[sc.GEN_AI_CONVERSATION_ID] for span in spans} == {"conv-5"}
+    assert pipeline.undelivered_spans == 0
