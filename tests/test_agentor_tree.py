@@ -336,3 +336,17 @@ def test_without_agentor_instrument_skips_it_quietly(monkeypatch: pytest.MonkeyP
         assert agentel.instrument() == ["openai-agents"]
     finally:
         agentel.uninstrument()
+
+
+async def test_request_settings_of_the_model_are_on_its_spans(
+    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script([Reply(text="Sunny")])
+    model = chat_model(fake_openai, temperature=0.2, max_tokens=64, stop=["END"], seed=7)
+    await AgentLoop(name="Weather", model=model).arun("Weather?")
+    assert fake_openai.requests[0].body["temperature"] == 0.2
+    chat = traced_agentor.one(f"chat {MODEL}")
+    assert chat.attributes[sc.GEN_AI_REQUEST_TEMPERATURE] == 0.2
+    assert chat.attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert chat.attributes[sc.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
+    assert chat.attributes[sc.GEN_AI_REQUEST_SEED] == 7
