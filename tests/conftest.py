@@ -14,7 +14,7 @@ from celesto_fake import FakeCelesto
 from fake_openai import FakeOpenAI
 from otlp_receiver import OTLPReceiver
 
-pytest_plugins = ["agent_fixtures", "agno_support"]
+pytest_plugins = ["agent_fixtures", "agentor_fixtures", "agno_support"]
 
 
 @pytest.fixture

@@ -48,7 +48,13 @@ def shape(spans: list[ReadableSpan]) -> list[str]:
 @pytest.mark.parametrize("mode", MODES)
 def test_agent_with_two_tools(agno_traced: Traced, fake_openai: FakeOpenAI, mode: str) -> None:
     fake_openai.script(list(WEATHER_SCRIPT))
-    output = run(weather_agent(fake_openai), mode, "Weather in Paris?", session_id="s-42")
+    output = run(
+        weather_agent(fake_openai),
+        mode,
+        "Weather in Paris?",
+        session_id="s-42",
+        metadata={"tenant": "acme", "tier": 2},
+    )
     assert getattr(output, "content", None) == "Sunny in Paris; the station is offline."
     spans = agno_traced.spans()
     assert shape(spans) == [
@@ -67,6 +73,10 @@ def test_agent_with_two_tools(agno_traced: Traced, fake_openai: FakeOpenAI, mode
     assert attributes["gen_ai.provider.name"] == "openai"
     assert attributes["agentel.agno.entity"] == "agent"
     assert attributes["agentel.agno.run_id"] == output.run_id
+    assert (attributes["agentel.metadata.tenant"], attributes["agentel.metadata.tier"]) == (
+        "acme",
+        2,
+    )
     # Tokens of both model calls, cached included in input, reasoning in output.
     assert attributes["gen_ai.usage.input_tokens"] == 230
     assert attributes["gen_ai.usage.output_tokens"] == 22

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from agentel import semconv as sc
+from agentel.instrumentation.core.attributes import metadata_attributes
 from agentel.instrumentation.core.guest import (
     call_within,
     call_within_async,
@@ -199,6 +200,9 @@ def _describe(telemetry: Telemetry, instance: Any, kwargs: dict[str, Any]) -> _R
         kind = AGENT
     if isinstance(user_id, str) and user_id:
         attributes[sc.USER_ID] = user_id
+    metadata = kwargs.get("metadata") or getattr(instance, "metadata", None)
+    if metadata:
+        attributes.update(metadata_attributes(metadata))
     run_id = kwargs.get("run_id") or getattr(resumed, "run_id", None)
     if isinstance(run_id, str) and run_id:
         attributes[sc.AGENTEL_AGNO_RUN_ID] = run_id

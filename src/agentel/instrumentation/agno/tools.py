@@ -16,6 +16,7 @@ from typing import Any
 
 from agentel import content
 from agentel import semconv as sc
+from agentel.instrumentation.core.attributes import tool_result
 from agentel.instrumentation.core.guest import (
     call_within,
     call_within_async,
@@ -138,12 +139,8 @@ def _outcome(node: Node, result: Any) -> None:
         return
     telemetry = RUNTIME.telemetry
     if node.content_started and telemetry is not None:
-        value = getattr(result, "result", None)
-        if not isinstance(value, (str, int, float, bool, list, dict)):
-            value = str(value)
-        node.span.set_attribute(
-            sc.GEN_AI_TOOL_CALL_RESULT, content.to_json(value, telemetry.content.max_length)
-        )
+        value = tool_result(getattr(result, "result", None), telemetry.content.max_length)
+        node.span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, value)
 
 
 def _follow(node: Node, generator: Any) -> Any:
