@@ -333,7 +333,8 @@ def test_without_agentor_instrument_skips_it_quietly(monkeypatch: pytest.MonkeyP
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "agentor", None)  # import agentor now fails
     try:
-        assert agentel.instrument() == ["openai-agents"]
+        instrumented = agentel.instrument()
+        assert "openai-agents" in instrumented and "agentor" not in instrumented
     finally:
         agentel.uninstrument()
 
