@@ -106,7 +106,8 @@ def test_a_raising_tool_is_error_even_when_agnos_logs_are_off(
     Agno's failure message."""
     from agno.utils import log
 
-    monkeypatch.setattr(log.agent_logger, "disabled", True)
+    for logger in (log.logger, log.agent_logger, log.team_logger, log.workflow_logger):
+        monkeypatch.setattr(logger, "disabled", True)
     fake_openai.script(list(WEATHER_SCRIPT))
     run(weather_agent(fake_openai), "sync", "Weather in Paris?")
     tool = agno_traced.one("execute_tool read_station")
