@@ -18,9 +18,9 @@ _log = logging.getLogger(__name__)
 
 
 def post_instrument() -> None:
-    wanted = s.celesto_auto_enabled() or any(
-        os.environ.get(name, "").strip() for name in (s.ENV_EXPORTERS, s.ENV_OTLP_PRESET)
-    )
+    wanted = s.celesto_auto_enabled() or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
+    if os.environ.get(s.ENV_OTLP_PRESET, "").strip() and not _agentel_otlp_configured():
+        wanted = True  # else the configurator's agentel_otlp exporter already serves the preset
     if not wanted:
         return
     from agentel.export.pipeline import current, setup
@@ -31,3 +31,8 @@ def post_instrument() -> None:
         setup(instrument=False, _auto=True)
     except Exception as error:
         _log.warning("agentel: export from the environment is off: %s", error)
+
+
+def _agentel_otlp_configured() -> bool:
+    names = os.environ.get(s.ENV_OTEL_TRACES_EXPORTER, "").split(",")
+    return "agentel_otlp" in (name.strip() for name in names)
