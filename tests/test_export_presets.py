@@ -125,7 +125,7 @@ def test_an_endpoint_without_a_scheme_is_rejected_at_setup_naming_the_setting(
 
 
 def test_the_otlp_endpoint_argument_without_a_scheme_is_rejected() -> None:
-    with pytest.raises(SettingError, match="^otlp_endpoint='localhost:4318'"):
+    with pytest.raises(SettingError, match=r"^otlp_endpoint='localhost:4318'"):
         agentel.setup("otlp", otlp_endpoint="localhost:4318", **FAST)
 
 

@@ -185,3 +185,15 @@ def test_zero_code_exit_with_a_dead_backend_is_bounded_by_the_exit_flush_timeout
     )
     print(f"zero-code exit with a dead backend: {elapsed:.1f} s")
     assert "exit export did not finish within 1.0 s" in stderr, stderr
+
+
+@pytest.mark.parametrize("value", ["yes", "flase"])
+def test_a_content_switch_value_not_understood_warns_once_naming_the_accepted_values(
+    value: str, tmp_path: Path
+) -> None:
+    code = "import agentel\nagentel.setup('memory')\n" + AGENT_RUN
+    env = _env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=value)
+    stderr, _ = _run([sys.executable], env, tmp_path, code)
+    warning = f"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT='{value}' is not understood"
+    assert stderr.count(warning) == 1, stderr
+    assert "Accepted values: NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT" in stderr

@@ -60,7 +60,7 @@ def parse_content_capture(raw: str | bool | ContentCapture | None) -> ContentCap
     """Read the content switch leniently: an unknown value warns and keeps content off.
 
     The variable is shared with other OTel GenAI instrumentations, so a value meant for one
-    of them must never stop the user's app; it only earns a warning.
+    of them must never stop the user's app; it only earns a warning (once per value).
     """
     if isinstance(raw, ContentCapture):
         return raw
@@ -68,22 +68,30 @@ def parse_content_capture(raw: str | bool | ContentCapture | None) -> ContentCap
         return ContentCapture.NO_CONTENT
     if isinstance(raw, bool):
         return ContentCapture.SPAN_ONLY if raw else ContentCapture.NO_CONTENT
+    warning = content_capture_warning(raw)
+    if warning is not None:
+        if raw not in _warned_capture_values:
+            _warned_capture_values.add(raw)
+            _log.warning("%s", warning)
+        return ContentCapture.NO_CONTENT
     word = raw.strip().upper()
+    return ContentCapture(_CAPTURE_ALIASES.get(word, word) or ContentCapture.NO_CONTENT.value)
+
+
+_warned_capture_values: set[str] = set()
+
+
+def content_capture_warning(raw: str | None) -> str | None:
+    """The warning a content switch value earns (naming the accepted values), or None."""
+    word = (raw or "").strip().upper()
     word = _CAPTURE_ALIASES.get(word, word)
-    if not word:
-        return ContentCapture.NO_CONTENT
-    try:
-        return ContentCapture(word)
-    except ValueError:
-        accepted = ", ".join(m.value for m in ContentCapture)
-        _log.warning(
-            "%s=%r is not understood; content capture stays off. Accepted values: %s "
-            "(case-insensitive), or true/1 and false/0.",
-            ENV_CAPTURE_CONTENT,
-            raw,
-            accepted,
-        )
-        return ContentCapture.NO_CONTENT
+    if not word or word in ContentCapture.__members__:
+        return None
+    accepted = ", ".join(m.value for m in ContentCapture)
+    return (
+        f"{ENV_CAPTURE_CONTENT}={raw!r} is not understood; content capture stays off. "
+        f"Accepted values: {accepted} (case-insensitive), or true/1 and false/0."
+    )
 
 
 def parse_bool(name: str, raw: str | bool) -> bool:

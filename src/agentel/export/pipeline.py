@@ -314,22 +314,17 @@ def setup(
         )
         provider, joined = _current_provider(tracer_provider)
         building = not joined
-        explicit = names is not None or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
-        chosen = _chosen_names(config, explicit or bool(instances), building, os.environ, _auto)
-        if any(type(i).__name__ == "CelestoSpanExporter" for i in instances):
-            chosen = tuple(name for name in chosen if name != "celesto")  # no double send
-        target = (
-            resolve_target(
-                config.otlp_preset,
-                config.otlp_protocol,
-                endpoint=otlp_endpoint,
-                headers=otlp_headers,
-                protocol_source=config.otlp_protocol_source,
-            )
-            if "otlp" in chosen
-            else OTLPTarget()
+        named, target = plan(
+            config,
+            names,
+            instances,
+            building=building,
+            otlp_endpoint=otlp_endpoint,
+            otlp_headers=otlp_headers,
+            db_url=db_url,
+            auto=_auto,
         )
-        named = [registry.build(n, config, target, db_url=db_url) for n in chosen]
+        chosen = [n.name for n in named]
         if "otlp" in chosen:
             quiet_repeated_exporter_logs()
         named += _named_instances(instances)
@@ -345,6 +340,38 @@ def setup(
         atexit.register(pipeline._at_exit)
         _current = pipeline
         return pipeline
+
+
+def plan(
+    config: s.PipelineSettings,
+    names: Sequence[str] | None = None,
+    instances: Sequence[SpanExporter] = (),
+    *,
+    building: bool = True,
+    otlp_endpoint: str | None = None,
+    otlp_headers: Mapping[str, str] | None = None,
+    db_url: str | None = None,
+    auto: bool = False,
+) -> tuple[list[registry.NamedExporter], OTLPTarget]:
+    """The exporters ``setup()`` builds for ``config`` and where OTLP goes, each checked:
+    a bad value raises the SettingError setup() raises, before anything global changes.
+    ``agentel doctor`` calls this too, so it checks exactly what setup() would."""
+    explicit = names is not None or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
+    chosen = _chosen_names(config, explicit or bool(instances), building, os.environ, auto)
+    if any(type(i).__name__ == "CelestoSpanExporter" for i in instances):
+        chosen = tuple(name for name in chosen if name != "celesto")  # no double send
+    target = (
+        resolve_target(
+            config.otlp_preset,
+            config.otlp_protocol,
+            endpoint=otlp_endpoint,
+            headers=otlp_headers,
+            protocol_source=config.otlp_protocol_source,
+        )
+        if "otlp" in chosen
+        else OTLPTarget()
+    )
+    return [registry.build(n, config, target, db_url=db_url) for n in chosen], target
 
 
 def _assemble(
