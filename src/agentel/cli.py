@@ -148,7 +148,7 @@ def main(ctx: click.Context, db: str | None) -> None:
       agentel stats --by model  runs, error rate, p50/p95 latency, tokens and cost
       agentel doctor            where traces go and whether each destination answers
 
-    Record your own app's runs into the same store with agentel.setup(exporters=["sqlite"]).
+    Record your own app's runs into the same store with agentel.setup(exporters=["store"]).
     """
     ctx.obj = _Context(db)
 
