@@ -5,6 +5,10 @@ set up and adds what agentel's own variables ask for: Celesto when ``CELESTO_API
 (unless ``CELESTO_DISABLE_AUTO_TRACING``), and the exporters of ``AGENTEL_EXPORTERS`` or
 ``AGENTEL_OTLP_PRESET``. Nothing set, nothing done. A bad value is logged, never raised:
 it must not stop the user's app from starting.
+
+GenAI metrics follow ``AGENTEL_METRICS``. Left unset, they stay off when the only metrics
+destination is the one opentelemetry-distro turns on by itself (OTLP to localhost:4317, with
+no endpoint variable set): a collector nobody named would otherwise be retried at every exit.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ _log = logging.getLogger(__name__)
 
 
 def post_instrument() -> None:
+    try:
+        _metrics_only_where_asked()
+    except Exception as error:  # never stop the app from starting
+        _log.warning("agentel: could not apply %s: %s", s.ENV_METRICS, error)
     wanted = s.celesto_auto_enabled() or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
     if os.environ.get(s.ENV_OTLP_PRESET, "").strip() and not _agentel_otlp_configured():
         wanted = True  # else the configurator's agentel_otlp exporter already serves the preset
@@ -36,3 +44,33 @@ def post_instrument() -> None:
 def _agentel_otlp_configured() -> bool:
     names = os.environ.get(s.ENV_OTEL_TRACES_EXPORTER, "").split(",")
     return "agentel_otlp" in (name.strip() for name in names)
+
+
+def _metrics_only_where_asked() -> None:
+    raw = os.environ.get(s.ENV_METRICS, "").strip()
+    wanted = s.parse_bool(s.ENV_METRICS, raw) if raw else not _metrics_go_to_the_distro_default()
+    if wanted:
+        return
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    import agentel
+
+    agentel.uninstrument()
+    agentel.instrument(meter_provider=NoOpMeterProvider())
+    if not raw:
+        _log.info(
+            "agentel: GenAI metrics are off: no metrics endpoint is set, only the default "
+            "OTLP localhost:4317. Set %s or %s, or %s=true, to send them.",
+            s.ENV_OTLP_METRICS_ENDPOINT,
+            s.ENV_OTLP_ENDPOINT,
+            s.ENV_METRICS,
+        )
+
+
+def _metrics_go_to_the_distro_default() -> bool:
+    """Whether the configurator's metrics exporter is OTLP with no endpoint named."""
+    exporters = {n.strip() for n in os.environ.get(s.ENV_OTEL_METRICS_EXPORTER, "").split(",")}
+    if exporters != {"otlp"}:
+        return False
+    endpoints = (s.ENV_OTLP_METRICS_ENDPOINT, s.ENV_OTLP_ENDPOINT)
+    return not any(os.environ.get(name, "").strip() for name in endpoints)
