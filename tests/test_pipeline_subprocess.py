@@ -197,3 +197,26 @@ def test_a_content_switch_value_not_understood_warns_once_naming_the_accepted_va
     warning = f"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT='{value}' is not understood"
     assert stderr.count(warning) == 1, stderr
     assert "Accepted values: NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT" in stderr
+
+
+def test_zero_code_preset_with_celesto_sends_each_span_once_to_each(
+    receiver: OTLPReceiver, tmp_path: Path
+) -> None:
+    """The Celesto key makes agentel add its own exporters under the configurator's
+    provider; the preset is already served by ``agentel_otlp`` and is not added again."""
+    with FakeCelesto() as celesto:
+        env = _env(
+            OTEL_TRACES_EXPORTER="agentel_otlp",
+            AGENTEL_OTLP_PRESET="phoenix",
+            PHOENIX_COLLECTOR_ENDPOINT=receiver.url,
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_BSP_SCHEDULE_DELAY="50",
+            CELESTO_API_KEY="cel_key",
+            CELESTO_BASE_URL=celesto.base_url,
+        )
+        _run([str(OPENTELEMETRY_INSTRUMENT), sys.executable], env, tmp_path, AGENT_RUN)
+    names = sorted(span.name for span in receiver.spans())
+    assert names == sorted([*RUN_NAMES, "chat scripted-4o"])
+    traces = [item for item in celesto.items() if item["object"] == "trace"]
+    assert [t["workflow_name"] for t in traces] == ["Agent workflow"]
