@@ -32,6 +32,7 @@ from agentel.settings import (
     ENV_EXPORTERS,
     ENV_OTLP_PRESET,
     ENV_PRICING_FILE,
+    OTLP_PRESETS,
     STORE_EXPORTER_NAMES,
     PipelineSettings,
     SettingError,
@@ -588,7 +589,7 @@ def doctor(ctx: click.Context) -> None:
     click.echo(click.style("Exporters setup() would build", bold=True))
     click.echo(f"  {ENV_EXPORTERS}: {os.environ.get(ENV_EXPORTERS) or '(not set)'}")
     preset = os.environ.get(ENV_OTLP_PRESET, "").strip().lower()
-    if preset:
+    if preset in OTLP_PRESETS:
         _preset_variables(preset)
     from agentel.export.pipeline import plan
 
