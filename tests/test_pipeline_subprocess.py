@@ -165,26 +165,44 @@ def test_zero_code_metrics_go_where_an_endpoint_is_named(
     assert "gen_ai.client.operation.duration" in receiver.metric_names()
 
 
+@pytest.mark.parametrize(
+    "exporters",
+    [
+        {  # the README's preset command
+            "OTEL_TRACES_EXPORTER": "agentel_otlp",
+            "AGENTEL_OTLP_PRESET": "langfuse",
+            "LANGFUSE_PUBLIC_KEY": "pk",
+            "LANGFUSE_SECRET_KEY": "sk",
+        },
+        {  # the README's collector command: the SDK's own exporters, traces and metrics
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        },
+    ],
+    ids=["agentel_otlp-preset", "sdk-otlp"],
+)
 def test_zero_code_exit_with_a_dead_backend_is_bounded_by_the_exit_flush_timeout(
-    tmp_path: Path,
+    exporters: dict[str, str], tmp_path: Path
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    dead = f"http://127.0.0.1:{port}"
     env = _env(
-        OTEL_TRACES_EXPORTER="agentel_otlp",
-        AGENTEL_OTLP_PRESET="langfuse",
-        LANGFUSE_HOST=f"http://127.0.0.1:{port}",
-        LANGFUSE_PUBLIC_KEY="pk",
-        LANGFUSE_SECRET_KEY="sk",
+        LANGFUSE_HOST=dead,
+        OTEL_EXPORTER_OTLP_ENDPOINT=dead,
         AGENTEL_EXIT_FLUSH_TIMEOUT="1",
         OTEL_BSP_SCHEDULE_DELAY="60000",
+        **exporters,
     )
     stderr, elapsed = _run(
         [str(OPENTELEMETRY_INSTRUMENT), sys.executable], env, tmp_path, AGENT_RUN
     )
-    print(f"zero-code exit with a dead backend: {elapsed:.1f} s")
-    assert "exit export did not finish within 1.0 s" in stderr, stderr
+    print(
+        f"zero-code exit with a dead backend ({exporters['OTEL_TRACES_EXPORTER']}): {elapsed:.1f} s"
+    )
+    assert "agentel: exit did not finish within 1.0 s; giving up on it." in stderr, stderr
 
 
 @pytest.mark.parametrize("value", ["yes", "flase"])

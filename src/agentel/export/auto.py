@@ -9,12 +9,19 @@ it must not stop the user's app from starting.
 GenAI metrics follow ``AGENTEL_METRICS``. Left unset, they stay off when the only metrics
 destination is the one opentelemetry-distro turns on by itself (OTLP to localhost:4317, with
 no endpoint variable set): a collector nobody named would otherwise be retried at every exit.
+
+Exit is bounded here as with ``setup()``: the SDK's providers would flush at exit with each
+exporter retrying for up to its own timeout (10 s for OTLP, one after the other), so their
+final shutdown is run for at most ``AGENTEL_EXIT_FLUSH_TIMEOUT`` seconds in all.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import time
+from typing import Any
 
 from agentel import settings as s
 
@@ -26,6 +33,11 @@ def post_instrument() -> None:
         _metrics_only_where_asked()
     except Exception as error:  # never stop the app from starting
         _log.warning("agentel: could not apply %s: %s", s.ENV_METRICS, error)
+    _export_from_env()
+    _bound_exit()  # registered last, so it runs first at exit
+
+
+def _export_from_env() -> None:
     wanted = s.celesto_auto_enabled() or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
     if os.environ.get(s.ENV_OTLP_PRESET, "").strip() and not _agentel_otlp_configured():
         wanted = True  # else the configurator's agentel_otlp exporter already serves the preset
@@ -74,3 +86,44 @@ def _metrics_go_to_the_distro_default() -> bool:
         return False
     endpoints = (s.ENV_OTLP_METRICS_ENDPOINT, s.ENV_OTLP_ENDPOINT)
     return not any(os.environ.get(name, "").strip() for name in endpoints)
+
+
+def _bound_exit() -> None:
+    """Take the SDK providers' exit shutdown over, to run it within the exit timeout."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    try:
+        raw = os.environ.get(s.ENV_EXIT_FLUSH_TIMEOUT, "").strip()
+        timeout = s.parse_seconds(s.ENV_EXIT_FLUSH_TIMEOUT, raw) if raw else None
+    except s.SettingError as error:
+        _log.warning("agentel: %s", error)
+        timeout = None
+    providers = [
+        provider
+        for provider, kind in (
+            (trace.get_tracer_provider(), TracerProvider),
+            (metrics.get_meter_provider(), MeterProvider),
+        )
+        if isinstance(provider, kind)
+    ]
+    for provider in providers:
+        # The SDK registers ``shutdown`` at exit; ours replaces it, bounded.
+        if (handler := getattr(provider, "_atexit_handler", None)) is not None:
+            atexit.unregister(handler)
+    atexit.register(_shutdown_within, providers, timeout)
+
+
+def _shutdown_within(providers: list[Any], timeout: float | None) -> None:
+    from agentel.export.delivery import run_bounded
+    from agentel.export.pipeline import current
+
+    pipeline = current()
+    if timeout is None:
+        timeout = pipeline._exit_flush_timeout if pipeline else s.DEFAULT_EXIT_FLUSH_TIMEOUT
+    deadline = time.monotonic() + timeout
+    if pipeline is not None:  # agentel's own exporters first: they report their losses
+        pipeline._at_exit()
+    left = max(deadline - time.monotonic(), 0.0)
+    run_bounded(lambda: [provider.shutdown() for provider in providers], left, "exit")

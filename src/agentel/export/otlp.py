@@ -7,10 +7,8 @@ not set is left to the OTLP exporter, which honours every ``OTEL_EXPORTER_OTLP_*
 
 from __future__ import annotations
 
-import atexit
 import base64
 import os
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,10 +248,6 @@ class PresetOTLPSpanExporter(SpanExporter):
     ``AGENTEL_OTLP_PRESET`` presets and the ``AGENTEL_DIALECT`` dialect without code. Only
     ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` can ask it for gRPC: the generic
     ``OTEL_EXPORTER_OTLP_PROTOCOL`` is what opentelemetry-distro sets to grpc by default.
-
-    The SDK's provider, not agentel, flushes this exporter at exit, and the OTLP exporter
-    retries for up to its own timeout (10 s). Once the interpreter exits, each export is
-    given at most ``AGENTEL_EXIT_FLUSH_TIMEOUT`` seconds, so exit stays bounded as documented.
     """
 
     def __init__(self) -> None:
@@ -274,26 +268,12 @@ class PresetOTLPSpanExporter(SpanExporter):
             protocol_source=config.otlp_protocol_source,
         )
         self._inner = with_dialect(exporter, config.dialect)
-        self._exit_timeout = config.exit_flush_timeout
-        self._exit_deadline: float | None = None
-        atexit.register(self._at_exit)
-
-    def _at_exit(self) -> None:
-        # Registered after the SDK's provider (which builds this exporter), so it runs first.
-        self._exit_deadline = time.monotonic() + self._exit_timeout
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._exit_deadline is None:
-            return self._inner.export(spans)
-        from agentel.export.delivery import run_bounded
-
-        left = max(self._exit_deadline - time.monotonic(), 0.0)
-        result = run_bounded(lambda: self._inner.export(spans), left, "exit export")
-        return result if result is not None else SpanExportResult.FAILURE
+        return self._inner.export(spans)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self._inner.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
-        atexit.unregister(self._at_exit)
         self._inner.shutdown()
