@@ -133,8 +133,9 @@ PRESET_VARIABLES: dict[str, tuple[tuple[str, bool], ...]] = {
 }
 
 
-def standard_endpoint_variable(env: Mapping[str, str]) -> str | None:
-    """The standard endpoint variable in effect for traces (the traces one wins), checked."""
+def _standard_endpoint_variable(env: Mapping[str, str]) -> str | None:
+    """The name of the standard endpoint variable in effect for traces (the traces one wins
+    over the generic one, as in the OTel exporter), or None."""
     for name in (s.ENV_OTLP_TRACES_ENDPOINT, s.ENV_OTLP_ENDPOINT):
         if env.get(name, "").strip():
             return name
@@ -173,7 +174,7 @@ def resolve_target(
                 f"{protocol!r}. Leave it unset."
             )
         target = _PRESETS[preset](env)
-    standard = standard_endpoint_variable(env)
+    standard = _standard_endpoint_variable(env)
     if protocol == "http/protobuf" and standard is not None:
         checked_url(standard, env[standard])
     if endpoint:
