@@ -3,7 +3,6 @@ trace store, whichever kind ``AGENTEL_DB`` names."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import agentel
 from agentel.settings import SettingError
 from agentel.store import open_store
 from pipeline_helpers import SAMPLE_SPANS, clean_pipeline, emit_sample_trace
-from store_support import store_url  # noqa: F401
+from store_support import drop_schema, postgres_url, store_url  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -44,25 +43,18 @@ def test_postgres_exporter_needs_a_postgres_url(tmp_path: Path) -> None:
         agentel.setup("postgres", db_url=str(tmp_path / "x.db"), instrument=False)
 
 
-POSTGRES_URL = os.environ.get("AGENTEL_TEST_POSTGRES_URL", "")
-
-
-@pytest.mark.skipif(not POSTGRES_URL, reason="AGENTEL_TEST_POSTGRES_URL not set")
-def test_postgres_exporter_writes_the_trace() -> None:
-    url = POSTGRES_URL
+def test_the_postgres_alias_writes_the_trace() -> None:
+    url = postgres_url()  # a private schema: parallel runs and other stores stay apart
     try:
-        store = open_store(url)
-    except Exception as error:  # no server on this machine
-        pytest.skip(f"PostgreSQL not reachable: {error}")
-    agentel.setup("postgres", db_url=url, schedule_delay=0.05, instrument=False)
-    emit_sample_trace()
-    assert agentel.flush(5000)
-    try:
-        tree = store.get_trace(store.latest_trace_id() or "")
-        assert tree is not None
-        assert "invoke_workflow Weather flow" in {span.name for span in tree.spans}
+        agentel.setup("postgres", db_url=url, schedule_delay=0.05, instrument=False)
+        emit_sample_trace()
+        assert agentel.flush(5000)
+        with open_store(url) as store:
+            tree = store.get_trace(store.latest_trace_id() or "")
+            assert tree is not None
+            assert "invoke_workflow Weather flow" in {span.name for span in tree.spans}
     finally:
-        store.close()
+        drop_schema(url)
 
 
 def test_the_store_exporter_writes_wherever_agentel_db_points(
