@@ -151,8 +151,9 @@ def test_zero_code_sends_no_metrics_to_a_collector_nobody_named(
     assert "localhost:4317" not in stderr, stderr
 
 
-def test_zero_code_metrics_go_where_an_endpoint_is_named(
-    receiver: OTLPReceiver, tmp_path: Path
+@pytest.mark.parametrize(("agentel_metrics", "sent"), [("", True), ("false", False)])
+def test_zero_code_metrics_go_where_an_endpoint_is_named_unless_turned_off(
+    agentel_metrics: str, sent: bool, receiver: OTLPReceiver, tmp_path: Path
 ) -> None:
     env = _env(
         OTEL_TRACES_EXPORTER="otlp",
@@ -160,9 +161,11 @@ def test_zero_code_metrics_go_where_an_endpoint_is_named(
         OTEL_LOGS_EXPORTER="none",
         OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
+        AGENTEL_METRICS=agentel_metrics,
     )
     _run([str(OPENTELEMETRY_INSTRUMENT), sys.executable], env, tmp_path, AGENT_RUN)
-    assert "gen_ai.client.operation.duration" in receiver.metric_names()
+    assert {span.name for span in receiver.spans()} == RUN_NAMES
+    assert ("gen_ai.client.operation.duration" in receiver.metric_names()) is sent
 
 
 @pytest.mark.parametrize(
