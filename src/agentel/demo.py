@@ -26,7 +26,8 @@ USER_INPUT = "My order #1234 arrived broken. Can I get a refund?"
 class DemoResult:
     trace_id: str | None
     offline: bool
-    final_output: str
+    final_output: str | None
+    error: str | None = None  # what made the run fail, in one line: "Type: message"
 
 
 def _scripted_model() -> Any:
@@ -134,8 +135,18 @@ def build_agents(model: Any) -> Any:
     )
 
 
-def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> DemoResult:
-    """Run the demo once, wait until its spans are in the store, and say what happened."""
+def offline_by_default() -> bool:
+    """Offline unless an OpenAI key is set."""
+    return not os.environ.get("OPENAI_API_KEY")
+
+
+def run_demo(
+    store_url: str | None = None, *, capture_content: bool = True, offline: bool | None = None
+) -> DemoResult:
+    """Run the demo once, wait until its spans are in the store, and say what happened.
+
+    A run that fails (the API unreachable, a bad key) is traced like any other: the result
+    carries the error and the id of the failed run's trace instead of raising."""
     from agents import RunConfig, Runner
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -144,7 +155,7 @@ def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> D
     import agentel
     from agentel.store.exporter import StoreSpanExporter
 
-    offline = not os.environ.get("OPENAI_API_KEY")
+    offline = offline_by_default() if offline is None else offline
     provider = TracerProvider(resource=Resource.create({"service.name": "agentel-demo"}))
     provider.add_span_processor(BatchSpanProcessor(StoreSpanExporter(store_url)))
     agentel.instrument(tracer_provider=provider, capture_content=capture_content)
@@ -156,7 +167,11 @@ def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> D
             group_id=conversation_id,
             trace_metadata={"source": "agentel demo"},
         )
-        result = asyncio.run(Runner.run(triage, USER_INPUT, run_config=config))
+        try:
+            result = asyncio.run(Runner.run(triage, USER_INPUT, run_config=config))
+            final_output, error = str(result.final_output), None
+        except Exception as exc:  # the failure is the trace's subject: report it, do not raise
+            final_output, error = None, _one_line(exc)
     finally:
         agentel.uninstrument()
         provider.shutdown()
@@ -164,4 +179,9 @@ def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> D
 
     with open_store(store_url) as store:
         found = store.get_traces(conversation_id=conversation_id, limit=1)
-    return DemoResult(found[0].trace_id if found else None, offline, str(result.final_output))
+    return DemoResult(found[0].trace_id if found else None, offline, final_output, error)
+
+
+def _one_line(exc: BaseException) -> str:
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
