@@ -230,7 +230,7 @@ def demo(ctx: click.Context, no_content: bool, offline: bool) -> None:
         tree = store.get_trace(result.trace_id)
     assert tree is not None
     out = _out()
-    for part in trace_view(tree, timeline=out.width >= TIMELINE_MIN_WIDTH):
+    for part in trace_view(tree, width=out.width):
         fmt.emit(out, part)
     if result.error is not None:
         click.echo(f"\nThe trace above is recorded in {url}.")
@@ -385,8 +385,7 @@ def show(
         )
         return
     out = _out()
-    wide = out.width >= TIMELINE_MIN_WIDTH
-    for part in trace_view(tree, timeline=wide if timeline is None else timeline, full_stack=stack):
+    for part in trace_view(tree, width=out.width, timeline=timeline, full_stack=stack):
         fmt.emit(out, part)
     if content:
         click.echo()

@@ -119,7 +119,8 @@ def _walk(tree: TraceTree) -> Iterator[tuple[str, SpanRecord]]:
 
 def _label(prefix: str, span: SpanRecord) -> Text:
     failed = failure(span)
-    label = Text(prefix, style="dim")
+    # cut with an ellipsis rather than wrapped, when the terminal is narrow
+    label = Text(prefix, style="dim", no_wrap=True, overflow="ellipsis")
     label.append(span.name, style="red" if failed else "")
     if span.attributes.get(semconv.GEN_AI_TOOL_TYPE) == semconv.TOOL_TYPE_HANDOFF:
         label.append(" (handoff)")
@@ -145,12 +146,13 @@ def _usage(span: SpanRecord) -> tuple[str, str]:
 
 
 def offset(ns: int) -> str:
-    return "+" + duration(ns / 1e6)
+    return "+" + duration(ns / 1e6) if ns else "0"
 
 
-def span_table(tree: TraceTree, *, timeline: bool) -> Table:
+def span_table(tree: TraceTree, *, timeline: bool, usage: bool = True) -> Table:
     """The span tree as the first column of a table of durations, tokens and cost; with
-    ``timeline``, each span's start offset and a bar on the trace's time axis."""
+    ``timeline``, each span's start offset and a bar on the trace's time axis (and tokens
+    and cost only if ``usage``, to leave the bars room on a narrow terminal)."""
     table = Table(
         box=None,
         header_style="bold",
@@ -158,12 +160,14 @@ def span_table(tree: TraceTree, *, timeline: bool) -> Table:
         padding=(0, GAP, 0, 0),
         expand=timeline,
     )
-    table.add_column("SPAN", no_wrap=True, overflow="ellipsis", min_width=24)
+    # the only column rich may narrow (numbers keep their width): its cells cut themselves
+    table.add_column("SPAN", overflow="ellipsis", min_width=24)
     if timeline:
         table.add_column("START", justify="right", no_wrap=True)
     table.add_column("DURATION", justify="right", no_wrap=True)
-    table.add_column("TOKENS IN/OUT", justify="right", no_wrap=True)
-    table.add_column("COST", justify="right", no_wrap=True)
+    if usage:
+        table.add_column("TOKENS IN/OUT", justify="right", no_wrap=True)
+        table.add_column("COST", justify="right", no_wrap=True)
     if timeline:
         table.add_column("TIMELINE", ratio=1, min_width=10, no_wrap=True)
     spans = tree.spans or [span for _, span in _walk(tree)]
@@ -174,7 +178,9 @@ def span_table(tree: TraceTree, *, timeline: bool) -> Table:
         cells: list[RenderableType] = [_label(prefix, span)]
         if timeline:
             cells.append(offset(span.start_ns - start))
-        cells += [duration(span.duration_ms), used, price]
+        cells += (
+            [duration(span.duration_ms), used, price] if usage else [duration(span.duration_ms)]
+        )
         if timeline:
             color = "red" if span.status == "ERROR" else _bar_color(span)
             cells.append(
@@ -209,6 +215,17 @@ def last_frames(stack: str, count: int = STACK_FRAMES) -> tuple[list[str], int]:
     return lines[kept[0] : end], len(starts) - len(kept)
 
 
+def _same_failure_below(span: SpanRecord, found: Failure) -> SpanRecord | None:
+    """The span under ``span`` that failed with the same exception, if any."""
+    for child in span.walk():
+        if child is span:
+            continue
+        other = failure(child)
+        if other is not None and other.summary() == found.summary():
+            return child
+    return None
+
+
 def errors_section(tree: TraceTree, *, full_stack: bool) -> RenderableType | None:
     """Each failed span with what was raised there; the run's own failure (on agent and
     workflow spans, which record no exception of their own) in one line each."""
@@ -217,19 +234,21 @@ def errors_section(tree: TraceTree, *, full_stack: bool) -> RenderableType | Non
         found = failure(span)
         if found is None:
             continue
-        head = Text.assemble(
-            ("✗ ", "bold red"), (span.name, "bold"), ": ", (found.summary(), "red")
-        )
-        parts.append(head)
+        head = Text.assemble(("✗ ", "bold red"), (span.name, "bold"), ": ")
+        below = _same_failure_below(span, found)
+        if below is not None:  # the run failing because of what was raised further down
+            parts.append(head.append(f"{found.short_type}, from {below.name} below", "red"))
+            continue
+        parts.append(head.append(found.summary(), "red"))
         if found.stack:
             if full_stack:
                 shown, hidden = found.stack.rstrip().splitlines(), 0
             else:
                 shown, hidden = last_frames(found.stack)
-            parts.append(Text("\n".join("    " + line for line in shown), style="dim"))
+            parts.append(Text("\n".join("  " + line for line in shown), style="dim"))
             if hidden:
                 parts.append(
-                    Text(f"    ({plural(hidden, 'more frame')}: --stack shows them)", style="dim")
+                    Text(f"  ({plural(hidden, 'earlier frame')}: --stack shows all)", style="dim")
                 )
     if not parts:
         return None
@@ -238,14 +257,14 @@ def errors_section(tree: TraceTree, *, full_stack: bool) -> RenderableType | Non
 
 
 def trace_view(
-    tree: TraceTree, *, timeline: bool, full_stack: bool = False
+    tree: TraceTree, *, width: int, timeline: bool | None = None, full_stack: bool = False
 ) -> list[RenderableType]:
-    """Header, tree and errors, in printing order."""
-    parts: list[RenderableType] = [
-        trace_header(tree),
-        Text(""),
-        span_table(tree, timeline=timeline),
-    ]
+    """Header, tree and errors, in printing order, for a terminal ``width`` columns wide;
+    the timeline is shown when asked, or by default when the terminal is wide enough."""
+    wide = width >= TIMELINE_MIN_WIDTH
+    shown = wide if timeline is None else timeline
+    table = span_table(tree, timeline=shown, usage=wide or not shown)
+    parts: list[RenderableType] = [trace_header(tree), Text(""), table]
     errors = errors_section(tree, full_stack=full_stack)
     if errors is not None:
         parts += [Text(""), errors]
