@@ -10,6 +10,8 @@ by agentel into a trace store, as a user's app would record them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,8 @@ import agentel
 from agentel.store.exporter import StoreSpanExporter
 from fake_openai import FakeOpenAI, Reply, ToolCall, Usage
 
+# longer than the 400 characters the conversation view once cut messages at
+LONG_QUESTION = "Weather in Paris and Atlantis? " + "I am planning a long trip. " * 25
 TOOL_SECONDS = 0.3  # each weather lookup takes this long, so the two overlap visibly
 
 
@@ -39,7 +43,7 @@ async def get_weather(city: str) -> str:
     await asyncio.sleep(TOOL_SECONDS)
     if city == "Atlantis":
         raise ValueError("no such city")
-    return '{"city": "%s", "sky": "sunny", "celsius": 21}' % city
+    return json.dumps({"city": city, "sky": "sunny", "celsius": 21})
 
 
 @input_guardrail
@@ -85,12 +89,12 @@ def record_runs(store_url: str, fake: FakeOpenAI, *, content: bool = True) -> Re
         asyncio.run(
             Runner.run(
                 weather,
-                "Weather in Paris and Atlantis?",
+                LONG_QUESTION,
                 run_config=RunConfig(workflow_name="Weather desk", group_id="conv-weather"),
             )
         )
         fake.script([Reply(text="never used")])
-        try:
+        with contextlib.suppress(InputGuardrailTripwireTriggered):
             asyncio.run(
                 Runner.run(
                     weather,
@@ -98,8 +102,6 @@ def record_runs(store_url: str, fake: FakeOpenAI, *, content: bool = True) -> Re
                     run_config=RunConfig(workflow_name="Card check"),
                 )
             )
-        except InputGuardrailTripwireTriggered:
-            pass
     finally:
         agentel.uninstrument()
         provider.shutdown()

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import click
 
 from agentel import cli_format as fmt
-from agentel.cli_content import conversation
+from agentel.cli_content import CAPTURE_HINT, conversation
 from agentel.cli_tree import TIMELINE_MIN_WIDTH, trace_view
 from agentel.settings import (
     DEFAULT_CELESTO_BASE_URL,
@@ -118,8 +118,15 @@ def _open(ctx: click.Context, *, write: bool = False) -> TraceStore:
     try:
         url = resolve_url(db)
         path = sqlite_path(url)
-        if path is not None and not path.exists() and not write:
-            raise click.ClickException(_no_store_here(path))
+        if path is not None and not path.exists():
+            folder = path.parent if str(path.parent) else os.curdir
+            if write and path.parent.exists() and not _can_hold_files(folder):
+                raise click.ClickException(
+                    f"cannot create a trace store at {path}: {folder} is not a writable "
+                    f"folder; point --db / {ENV_DB} at a writable path"
+                )
+            if not write:
+                raise click.ClickException(_no_store_here(path))
         return open_store(url, read_only=not write)
     except (SettingError, SchemaTooNewError, StoreOpenError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -236,7 +243,7 @@ def demo(ctx: click.Context, no_content: bool, offline: bool) -> None:
         click.echo(f"\nThe trace above is recorded in {url}.")
         raise click.ClickException(
             f"the demo run failed: {result.error}. "
-            "`agentel demo --offline` plays it with a scripted model instead."
+            "`agentel demo --offline` plays it with a scripted model instead"
         )
     click.echo(
         f"\nRecorded in {url}. Next: `agentel show --last --content` for the messages, "
@@ -389,7 +396,11 @@ def show(
         fmt.emit(out, part)
     if content:
         click.echo()
-        fmt.emit(out, conversation(tree, width))
+        messages = conversation(tree, width)
+        if messages is None:
+            click.echo(CAPTURE_HINT)  # one line, however narrow the terminal
+        else:
+            fmt.emit(out, messages)
 
 
 def _one_trace_id(store: TraceStore, prefix: str) -> str:

@@ -143,8 +143,9 @@ def _tool_io(tree: TraceTree, cut: int) -> Iterable[RenderableType]:
             yield _block(result, cut)
 
 
-def conversation(tree: TraceTree, cut: int = 0) -> RenderableType:
-    """The trace's messages, each once, or one line saying how to record them."""
+def conversation(tree: TraceTree, cut: int = 0) -> RenderableType | None:
+    """The trace's messages, each once; None when none were recorded (say
+    :data:`CAPTURE_HINT` then)."""
     parents = {s.span_id: s for s in tree.spans}
     seen: set[str] = set()
     tools: dict[str, str] = {}
@@ -171,5 +172,5 @@ def conversation(tree: TraceTree, cut: int = 0) -> RenderableType:
     if not lines:
         lines.extend(_tool_io(tree, cut))
     if not lines:
-        return Text(CAPTURE_HINT, style="yellow")
+        return None
     return Group(Text("Conversation", style="bold"), *lines)

@@ -165,16 +165,18 @@ def trace_columns(full_ids: bool = False) -> list[Column]:
     ]  # fmt: skip
 
 
-NAME_MIN = 11
+NAME_MIN = 16  # the name is cut to no less than this; more on a wide terminal
+NAME_MIN_WIDE = 24
 
 
 def fitting_columns(width: int, full_ids: bool = False) -> list[tuple[Column, int]]:
     """The columns that fit ``width``, in display order, each with the width it gets."""
     chosen: list[Column] = []
     used = 0
+    name_min = NAME_MIN_WIDE if width >= 120 else NAME_MIN
     for column in trace_columns(full_ids):
         # every column is followed by GAP spaces (the last one's are trimmed when printed)
-        need = (NAME_MIN if column.header == "NAME" else column.width) + GAP
+        need = (name_min if column.header == "NAME" else column.width) + GAP
         if used + need > width:
             continue
         chosen.append(column)
@@ -184,7 +186,7 @@ def fitting_columns(width: int, full_ids: bool = False) -> list[tuple[Column, in
     for column in chosen:
         size = column.width
         if column.header == "NAME":
-            size = min(column.width, NAME_MIN + spare)
+            size = min(column.width, name_min + spare)
         sized.append((column, size))
     return sized
 

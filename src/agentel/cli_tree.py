@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from rich.bar import Bar
 from rich.console import Group, RenderableType
@@ -15,8 +16,10 @@ from rich.text import Text
 from agentel import semconv
 from agentel.cli_format import (
     GAP,
+    console,
     cost,
     duration,
+    emit,
     plural,
     status_text,
     timestamp,
@@ -254,6 +257,13 @@ def errors_section(tree: TraceTree, *, full_stack: bool) -> RenderableType | Non
         return None
     failed = sum(1 for s in tree.spans if s.status == "ERROR")
     return Group(Text(f"Errors ({plural(failed, 'failed span')})", style="bold"), *parts)
+
+
+def print_trace(tree: TraceTree, file: IO[str] | None = None) -> None:
+    """Print a trace as ``agentel show`` does, to ``file`` (standard output)."""
+    out = console(file)
+    for part in trace_view(tree, width=out.width):
+        emit(out, part)
 
 
 def trace_view(

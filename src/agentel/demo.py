@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -156,6 +157,9 @@ def run_demo(
     from agentel.store.exporter import StoreSpanExporter
 
     offline = offline_by_default() if offline is None else offline
+    # The SDK logs a failed model call before raising it; the demo reports the failure
+    # itself, in one line, so the log record needs no fallback printer on stderr.
+    logging.getLogger("openai.agents").addHandler(logging.NullHandler())
     provider = TracerProvider(resource=Resource.create({"service.name": "agentel-demo"}))
     provider.add_span_processor(BatchSpanProcessor(StoreSpanExporter(store_url)))
     agentel.instrument(tracer_provider=provider, capture_content=capture_content)
@@ -183,5 +187,13 @@ def run_demo(
 
 
 def _one_line(exc: BaseException) -> str:
-    message = " ".join(str(exc).split())
+    """``APIConnectionError: Connection error (ConnectError: All connection attempts
+    failed)``: the exception and the one beneath it, which often says what really failed."""
+    text = _describe(exc)
+    cause = exc.__cause__ or exc.__context__
+    return f"{text} ({_describe(cause)})" if cause is not None else text
+
+
+def _describe(exc: BaseException) -> str:
+    message = " ".join(str(exc).split()).rstrip(".")
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
