@@ -23,6 +23,7 @@ from cli_runs import Recorded, record_runs
 from fake_openai import FakeOpenAI
 from store_support import BASE_NS, MS, support_run
 from test_cli import AGENTEL, _env, agentel
+from test_store_reading import _make_v3
 
 BAR = "█▉▊▋▌▍▎▏▐▕"
 WIDE = {"COLUMNS": "160"}
@@ -142,6 +143,7 @@ def test_every_view_agrees_on_what_an_error_is(views) -> None:
     assert by_agent["Forecaster"][1:3] == ["2", "1"]  # two runs, the guardrail one failed
     by_tool = _rows(agentel("stats", "--by", "tool", db=db).stdout)
     assert by_tool["get_weather"][1:3] == ["2", "1"]
+    assert by_tool["get_weather"][-1] == "-"  # a tool has no price of its own: not "$0"
     assert "RUNS  FAILED" in agentel("stats", db=db).stdout
 
 
@@ -153,14 +155,16 @@ def test_small_things(views, tmp_path: Path) -> None:
     # a duration needs its unit
     bare = agentel("traces", "--min-duration", "2", db=db, ok=False)
     assert bare.returncode == 2 and "give a unit" in bare.stderr and "2s or 2ms" in bare.stderr
-    slow = agentel("traces", "--min-duration", "500ms", "--json", db=db).stdout
+    slow = agentel("traces", "--min-duration", "250ms", "--json", db=db).stdout  # tools sleep 0.3 s
     assert [json.loads(line)["trace_id"] for line in slow.splitlines()] == [runs.weather]
     # start times carry their time zone
     tokyo = agentel("show", runs.weather, db=db, TZ="Asia/Tokyo").stdout
     assert re.search(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST", tokyo)
     assert "STARTED JST" in agentel("traces", db=db, TZ="Asia/Tokyo").stdout
-    # plurals
+    # plurals, and paging that says there is more
     assert "7 spans, 1 failed" in tokyo
+    paged = agentel("traces", "--limit", "1", db=db).stdout
+    assert paged.splitlines()[-1] == "1 trace of 2 shown; --offset 1 for the next page."
     assert "[ok] store: schema v4, 2 traces, 10 spans" in agentel("doctor", db=db).stdout
 
 
@@ -365,3 +369,14 @@ def test_quickstart_records_to_the_store_and_prints_what_show_prints(tmp_path: P
     shown = agentel("show", "--last", db=tmp_path / "agentel.db").stdout
     assert printed.strip() == shown.strip()
     assert "└─ invoke_agent billing" in printed and "conversation conversation-1" in printed
+
+
+def test_reading_an_older_store_says_to_migrate_it_and_migrate_does(views, tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    shutil.copy(views[0], db)
+    _make_v3(str(db))
+    stopped = agentel("traces", db=db, ok=False)
+    assert "has schema v3" in stopped.stderr and "`agentel migrate`" in stopped.stderr
+    assert "schema v3" in agentel("traces", db=db, ok=False).stderr  # reading changed nothing
+    assert "is at schema v4" in agentel("migrate", db=db).stdout
+    assert len(agentel("traces", "--json", db=db).stdout.splitlines()) == 2
