@@ -76,6 +76,8 @@ def _make_v3(url: str) -> None:
         dialect = store.dialect
         with store._transaction() as cursor:
             cursor.execute("DROP INDEX trace_names_lower")
+            if dialect.name == "postgres":
+                cursor.execute("DROP STATISTICS trace_names_kind_lower_name")
             cursor.execute(
                 dialect.sql(f"DELETE FROM {store_schema.VERSION_TABLE} WHERE version = ?"), (4,)
             )
