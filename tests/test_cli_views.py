@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -380,3 +381,25 @@ def test_reading_an_older_store_says_to_migrate_it_and_migrate_does(views, tmp_p
     assert "schema v3" in agentel("traces", db=db, ok=False).stderr  # reading changed nothing
     assert "is at schema v4" in agentel("migrate", db=db).stdout
     assert len(agentel("traces", "--json", db=db).stdout.splitlines()) == 2
+
+
+def test_tail_waits_for_a_store_that_does_not_exist_yet(tmp_path: Path) -> None:
+    db = tmp_path / "later.db"
+    tail = subprocess.Popen(
+        [*AGENTEL, "tail", "--interval", "0.1", "--timeout", "30"],
+        env=_env(db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert tail.stderr is not None and tail.stdout is not None
+    assert tail.stderr.readline().startswith(f"Waiting for a trace store at {db}")
+    assert not db.exists()  # waiting creates nothing
+    run = support_run(seed=3, start_ns=time.time_ns())
+    with open_store(str(db)) as store:
+        store.write_spans(run.spans)
+    assert tail.stdout.readline().startswith("TRACE")
+    line = tail.stdout.readline()
+    tail.send_signal(signal.SIGINT)
+    assert tail.wait(timeout=30) == 130
+    assert line.startswith(run.trace_hex[:12])
