@@ -244,7 +244,7 @@ def test_the_cli_reads_a_postgres_store() -> None:
         with open_store(url) as store:
             run = support_run(seed=9, start_ns=BASE_NS)
             store.write_spans(run.spans)
-        listed = agentel("--db", url, "traces", "--agent", "Billing", db=None).stdout
+        listed = agentel("--db", url, "traces", "--agent", "billing", db=None).stdout
         assert run.trace_hex[:12] in listed
         shown = agentel("--db", url, "show", "--last", db=None).stdout
         assert "└─ invoke_agent Billing" in shown and "cost $0.0038" in shown
