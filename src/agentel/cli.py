@@ -18,10 +18,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
+from rich.console import Console
 
 from agentel import cli_format as fmt
 from agentel.cli_content import CAPTURE_HINT, conversation
@@ -119,10 +121,9 @@ def _open(ctx: click.Context, *, write: bool = False) -> TraceStore:
         url = resolve_url(db)
         path = sqlite_path(url)
         if path is not None and not path.exists():
-            folder = path.parent if str(path.parent) else os.curdir
-            if write and path.parent.exists() and not _can_hold_files(folder):
+            if write and path.parent.exists() and not _can_hold_files(path.parent):
                 raise click.ClickException(
-                    f"cannot create a trace store at {path}: {folder} is not a writable "
+                    f"cannot create a trace store at {path}: {path.parent} is not a writable "
                     f"folder; point --db / {ENV_DB} at a writable path"
                 )
             if not write:
@@ -136,12 +137,11 @@ def _open(ctx: click.Context, *, write: bool = False) -> TraceStore:
         raise click.ClickException(f"cannot open the trace store {db or url}: {exc}") from None
 
 
-def _no_store_here(path: Any) -> str:
+def _no_store_here(path: Path) -> str:
     """Why there is nothing to read at ``path``, and the next step that can work."""
-    folder = path.parent if str(path.parent) else os.curdir
-    if not _can_hold_files(folder):
+    if not _can_hold_files(path.parent):
         return (
-            f"no trace store at {path}, and none can be made there ({folder} is not a "
+            f"no trace store at {path}, and none can be made there ({path.parent} is not a "
             f"writable folder); point --db / {ENV_DB} at an existing store or a writable path"
         )
     return (
@@ -150,7 +150,7 @@ def _no_store_here(path: Any) -> str:
     )
 
 
-def _can_hold_files(folder: Any) -> bool:
+def _can_hold_files(folder: Path) -> bool:
     """A folder where a database file could be created: writable, on a filesystem that is
     mounted read-write and stores files (/proc and /sys have no blocks)."""
     try:
@@ -160,7 +160,7 @@ def _can_hold_files(folder: Any) -> bool:
     return os.access(folder, os.W_OK) and not info.f_flag & os.ST_RDONLY and info.f_blocks > 0
 
 
-def _out() -> Any:
+def _out() -> Console:
     return fmt.console()
 
 
@@ -687,7 +687,7 @@ def doctor(ctx: click.Context) -> None:
         click.echo(f"  url: {_masked('', url)} (from {source})")
         path = sqlite_path(url)
         if path is not None and not path.exists():
-            creatable = _can_hold_files(path.parent if str(path.parent) else os.curdir)
+            creatable = _can_hold_files(path.parent)
             report(
                 creatable,
                 "store",
