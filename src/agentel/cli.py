@@ -428,18 +428,22 @@ def _one_trace_id(store: TraceStore, prefix: str) -> str:
 def tail(ctx: click.Context, interval: float, lines: int, timeout: float | None) -> None:
     """Follow new traces as they finish, one line each (like tail -f).
 
-    Works while your app is writing to the same store. Ctrl-C stops it (exit status 130).
+    Works while your app is writing to the same store, and waits for the store when the app
+    has not created it yet. Ctrl-C stops it (exit status 130).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     out = _out()
-    with _open(ctx) as store:
-        recent = list(reversed(store.get_traces(limit=lines))) if lines else []
-        cursor = max((t.updated_ns for t in recent), default=time.time_ns())
-        seen = {t.trace_id for t in recent}
-        fmt.emit(out, fmt.tail_header(out.width))
-        for trace in [t for t in recent if t.complete]:
-            fmt.emit(out, fmt.tail_line(trace, out.width))
-        try:
+    try:
+        store = _wait_for_store(ctx, interval, deadline)
+        if store is None:
+            return
+        with store:
+            recent = list(reversed(store.get_traces(limit=lines))) if lines else []
+            cursor = max((t.updated_ns for t in recent), default=time.time_ns())
+            seen = {t.trace_id for t in recent}
+            fmt.emit(out, fmt.tail_header(out.width))
+            for trace in [t for t in recent if t.complete]:
+                fmt.emit(out, fmt.tail_line(trace, out.width))
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(interval)
                 for trace in store.traces_updated_since(cursor):
@@ -447,8 +451,30 @@ def tail(ctx: click.Context, interval: float, lines: int, timeout: float | None)
                     if trace.trace_id not in seen:
                         seen.add(trace.trace_id)
                         fmt.emit(out, fmt.tail_line(trace, out.width))
-        except KeyboardInterrupt:
-            ctx.exit(130)  # the shell's convention for a command stopped by Ctrl-C
+    except KeyboardInterrupt:
+        ctx.exit(130)  # the shell's convention for a command stopped by Ctrl-C
+
+
+def _wait_for_store(
+    ctx: click.Context, interval: float, deadline: float | None
+) -> TraceStore | None:
+    """The store, once a writer has created it (None if the deadline passes first); a path
+    where no store can ever appear is the usual one-line error at once."""
+    try:
+        path = sqlite_path(resolve_url(ctx.find_object(_Context).db))
+    except SettingError:
+        path = None
+    if path is None or path.exists() or not _can_hold_files(path.parent):
+        return _open(ctx)
+    click.echo(f"Waiting for a trace store at {path} (the first traced run creates it).", err=True)
+    while deadline is None or time.monotonic() < deadline:
+        time.sleep(interval)
+        if path.exists():
+            try:
+                return _open(ctx)
+            except click.ClickException:
+                continue  # created, its tables not committed yet
+    return None
 
 
 # --- stats -----------------------------------------------------------------------------------
