@@ -41,6 +41,10 @@ class _Checkpointer:
 
     def __init__(self, path: Path):
         self._path = path
+        # Held while checkpointing. SQLite answers a checkpoint that meets another one in
+        # progress with SQLITE_BUSY at once, without its busy handler, so the writer's
+        # truncation takes this first rather than fail whenever the two coincide.
+        self.running = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentel-checkpoint", daemon=True)
@@ -58,7 +62,7 @@ class _Checkpointer:
                     return
                 self._wake.clear()
                 # PASSIVE: copy what no reader still needs, never wait for anyone.
-                with contextlib.suppress(sqlite3.Error):
+                with self.running, contextlib.suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 if self._stop.wait(CHECKPOINT_PAUSE_SECONDS):
                     return
@@ -245,7 +249,7 @@ class SQLiteStore(TraceStore):
             # busy past a short wait only postpones the truncation to a later batch.
             self._conn.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
             try:
-                with contextlib.suppress(sqlite3.Error):
+                with self._checkpointer.running, contextlib.suppress(sqlite3.Error):
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
                 self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
