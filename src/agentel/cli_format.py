@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO
 
 from rich.console import Console, RenderableType
 from rich.table import Table
@@ -134,7 +134,7 @@ class Column:
     width: int  # fixed, so rows printed one by one line up
     value: Callable[[TraceSummary], str | Text]
     right: bool = False
-    flexible: bool = False  # takes the width left over, up to ``width``
+    flexible: bool = False  # cut to the minimum when space is short; the rest when there is
 
 
 def _failed_spans(trace: TraceSummary) -> Text:
@@ -160,8 +160,8 @@ def trace_columns(full_ids: bool = False) -> list[Column]:
         Column("COST", 8, lambda t: cost(t.cost_usd), right=True),
         Column("TOKENS IN/OUT", 15, _tokens_of, right=True),
         Column("SPANS", 5, lambda t: str(t.span_count), right=True),
-        Column("AGENT", 16, lambda t: t.root_agent or NONE, flexible=True),
-        Column("CONVERSATION", 20, lambda t: t.conversation_id or NONE, flexible=True),
+        Column("AGENT", 16, lambda t: t.root_agent or NONE),
+        Column("CONVERSATION", 20, lambda t: t.conversation_id or NONE),
     ]  # fmt: skip
 
 
@@ -176,7 +176,7 @@ def fitting_columns(width: int, full_ids: bool = False) -> list[tuple[Column, in
     name_min = NAME_MIN_WIDE if width >= 120 else NAME_MIN
     for column in trace_columns(full_ids):
         # every column is followed by GAP spaces (the last one's are trimmed when printed)
-        need = (name_min if column.header == "NAME" else column.width) + GAP
+        need = (name_min if column.flexible else column.width) + GAP
         if used + need > width:
             continue
         chosen.append(column)
@@ -185,7 +185,7 @@ def fitting_columns(width: int, full_ids: bool = False) -> list[tuple[Column, in
     sized = []
     for column in chosen:
         size = column.width
-        if column.header == "NAME":
+        if column.flexible:
             size = min(column.width, name_min + spare)
         sized.append((column, size))
     return sized
@@ -250,8 +250,3 @@ def stats_table(rows: Sequence[StatsRow], group_by: str) -> Table:
             cost(row.cost_usd),
         )
     return table
-
-
-def as_json_value(value: Any) -> Any:
-    """Datetimes as ISO text for ``--json`` output."""
-    return value.isoformat() if isinstance(value, datetime) else str(value)
