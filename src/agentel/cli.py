@@ -1,8 +1,10 @@
 """The ``agentel`` command: record a demo run, then read traces in the terminal.
 
 Every subcommand reads the trace store named by ``--db``, else ``AGENTEL_DB``, else
-``./agentel.db``; reading is safe while another process writes. ``agentel COMMAND --help``
-explains each one with examples.
+``./agentel.db``; reading is safe while another process writes and never changes the
+database (no file, table or schema upgrade is made; ``demo``, ``prune`` and ``migrate``
+write). The views are rendered by :mod:`agentel.cli_format`, :mod:`agentel.cli_tree` and
+:mod:`agentel.cli_content`. ``agentel COMMAND --help`` explains each one with examples.
 """
 
 from __future__ import annotations
