@@ -403,3 +403,26 @@ def test_tail_waits_for_a_store_that_does_not_exist_yet(tmp_path: Path) -> None:
     tail.send_signal(signal.SIGINT)
     assert tail.wait(timeout=30) == 130
     assert line.startswith(run.trace_hex[:12])
+
+
+def test_demo_with_a_key_runs_the_real_model_path_against_the_fake_server(
+    tmp_path: Path,
+) -> None:
+    from fake_openai import Reply, ToolCall
+
+    refund = {"order_id": "1234", "amount_usd": 49}
+    with FakeOpenAI() as fake:
+        fake.script(
+            [
+                Reply(tool_calls=[ToolCall("lookup_order", {"order_id": "1234"})]),
+                Reply(tool_calls=[ToolCall("transfer_to_billing", {})]),
+                Reply(tool_calls=[ToolCall("issue_refund", refund)]),
+                Reply(text="Refunded $49.00 for order #1234."),
+            ]
+        )
+        result = agentel(
+            "demo", db=tmp_path / "real.db", OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake.base_url
+        )
+    assert "Running the demo against OpenAI (gpt-4.1-mini)" in result.stdout
+    assert "Final answer: Refunded $49.00 for order #1234." in result.stdout
+    assert "│  ├─ chat gpt-4.1-mini" in result.stdout and "none failed" in result.stdout
