@@ -80,14 +80,16 @@ def test_setup_with_agnos_sqlite_db_stores_the_trace_in_that_file(
     )
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout
-    assert "5 spans, 1 error" in lines
+    assert "5 spans, 1 failed" in lines
+    assert "conversation s-7" in lines
     for expected in (
         "invoke_agent forecaster",
         "├─ chat gpt-4o",
         "├─ execute_tool get_weather",
-        "├─ execute_tool read_station",
+        "├─ execute_tool read_station ✗ StationOffline",
         "└─ chat gpt-4o",
-        "agno_support.StationOffline",
+        "✗ execute_tool read_station: agno_support.StationOffline",
+        'raise StationOffline(f"station {station} is offline")',
     ):
         assert expected in lines, lines
 
