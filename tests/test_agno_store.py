@@ -17,7 +17,7 @@ import agentel
 from agentel.settings import SettingError
 from agentel.store import open_store
 from agno_support import CREW_SCRIPT, WEATHER_SCRIPT, crew, weather_agent
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, Reply
 from pipeline_helpers import clean_pipeline
 
 _SCRIPT = Path(sys.executable).with_name("agentel")
@@ -35,10 +35,12 @@ def test_setup_with_agnos_sqlite_db_stores_the_trace_in_that_file(
 ) -> None:
     path = tmp_path / "app.db"
     db = SqliteDb(db_file=str(path))
-    agentel.setup(store=db, schedule_delay=0.05)
-    fake_openai.script(list(WEATHER_SCRIPT))
     agent = weather_agent(fake_openai)
     agent.db = db  # Agno keeps its sessions in the same file
+    fake_openai.script([Reply(text="before agentel")])
+    agent.run("hi", session_id="s-0")  # the app's tables exist before agentel's
+    agentel.setup(store=db, schedule_delay=0.05)
+    fake_openai.script(list(WEATHER_SCRIPT))
     output = agent.run("Weather in Paris?", session_id="s-7")
     assert agentel.flush(5000)
 
@@ -133,12 +135,12 @@ def test_agnos_postgres_db_names_its_database() -> None:
 
     url = "postgresql+psycopg://ai:secret@db.internal:5532/ai"
     assert resolve_url(store_url(PostgresDb(db_url=url))) == (
-        "postgresql://ai:secret@db.internal:5532/ai"
+        "postgresql://ai:secret@db.internal:5532/ai?shared=true"
     )
     # A database given as an engine only is named by the engine's URL, password included.
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
     assert resolve_url(store_url(PostgresDb(db_engine=engine))) == (
-        "postgresql://ai:secret@db.internal:5532/ai"
+        "postgresql://ai:secret@db.internal:5532/ai?shared=true"
     )

@@ -58,15 +58,20 @@ def store_url(store: Any) -> str:
     """The store URL for ``setup(store=...)``: a URL or path as given, or the database a
     database object names (``db_url``, else ``db_file``, else its SQLAlchemy ``db_engine``),
     so an app keeps its traces in the database it already has (Agno's ``SqliteDb`` and
-    ``PostgresDb`` are such objects)."""
+    ``PostgresDb`` are such objects). Handing over the app's own database asks for agentel's
+    tables beside the app's, so its URL says ``shared=true``."""
     if isinstance(store, (str, os.PathLike)):
         return os.fspath(store)
+    return _shared(_named_database(store))
+
+
+def _named_database(store: Any) -> str:
     db_url = getattr(store, "db_url", None)
     if isinstance(db_url, str) and db_url:
         return db_url
     db_file = getattr(store, "db_file", None)
     if isinstance(db_file, (str, os.PathLike)) and os.fspath(db_file):
-        return os.fspath(db_file)
+        return f"sqlite:///{os.fspath(db_file)}"
     engine_url = getattr(getattr(store, "db_engine", None), "url", None)
     if engine_url is not None:
         render = getattr(engine_url, "render_as_string", None)
@@ -76,6 +81,12 @@ def store_url(store: Any) -> str:
         "(sqlite:///path.db, postgresql://user@host:5432/db) or an object with db_url, "
         "db_file or db_engine."
     )
+
+
+def _shared(url: str) -> str:
+    if "shared=" in url.partition("?")[2]:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}shared=true"
 
 
 def build(
