@@ -141,6 +141,7 @@ def main(ctx: click.Context, db: str | None) -> None:
       agentel show --last       the newest trace as a tree: time, tokens, cost, errors
       agentel traces            list traces (filter by agent, model, status, time, ...)
       agentel stats --by model  runs, error rate, p50/p95 latency, tokens and cost
+      agentel ui                the same in the browser: waterfall, stats, compare runs
       agentel doctor            where traces go and whether each destination answers
 
     Record your own app's runs into the same store with agentel.setup(exporters=["sqlite"]).
@@ -193,6 +194,11 @@ def demo(ctx: click.Context, no_content: bool) -> None:
     click.echo(
         f"\nRecorded in {url}. Next: `agentel show --last --content` for the messages, "
         "`agentel traces`, `agentel stats --by agent`."
+    )
+    viewer = "agentel ui" if db is None else f"agentel --db {db} ui"
+    click.echo(
+        f"See it in the browser: run `{viewer}` and open "
+        f"http://127.0.0.1:8320/trace/{result.trace_id}"
     )
 
 
@@ -371,6 +377,32 @@ def stats(ctx: click.Context, group_by: str, since: datetime | timedelta | None)
     with _open(ctx) as store:
         rows = store.stats(group_by, since=since)  # type: ignore[arg-type]
     click.echo(fmt.stats_table(rows, group_by) if rows else "No runs in this period.")
+
+
+# --- ui --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8320, show_default=True, help="Port (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the viewer in a browser.")
+@click.pass_context
+def ui(ctx: click.Context, host: str, port: int, open_browser: bool) -> None:
+    """Browse traces in a web page: list, waterfall, conversation, stats, compare.
+
+    Read-only, on this machine only unless --host says otherwise. Works while an app
+    writes to the same store.
+    """
+    try:
+        from agentel.ui.serve import PortInUseError, serve
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the viewer needs its extra: pip install 'agentel[ui]' ({exc})"
+        ) from None
+    try:
+        serve(_open(ctx), host, port, open_browser, click.echo)
+    except PortInUseError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # --- prune -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ queries and the aggregate upkeep live here once, so both databases answer alike.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager
@@ -14,9 +15,17 @@ from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from agentel import semconv
 from agentel.store import query
 from agentel.store.aggregate import trace_shares, upsert_traces
-from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
+from agentel.store.model import (
+    TRACE_COLUMNS,
+    SpanRecord,
+    StatsRow,
+    TimelineRow,
+    TraceSummary,
+    TraceTree,
+)
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
 from agentel.store.rows import RowBuilder, name_rows, span_trace_id
@@ -344,6 +353,53 @@ class TraceStore(ABC):
         reads = query.stats_queries(group_by, query.to_ns(since))
         results = [self._read(sql, params) for sql, params in reads]
         return query.aggregate_stats(results[0], results[1] if len(results) > 1 else ())
+
+    def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        """One span of a trace (full trace id, span id as 16 hex digits), or None."""
+        rows = self._read(
+            f"{query.SPAN_SELECT} WHERE s.trace_seq = {SEQ_OF} AND s.span_id = ?",
+            (trace_id, span_id.lower()),
+        )
+        return SpanRecord.from_row(rows[0]) if rows else None
+
+    def trace_agents(self, trace_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The agents that ran in each trace, in the order they first started."""
+        if not trace_ids:
+            return {}
+        found: dict[str, list[str]] = {trace_id: [] for trace_id in trace_ids}
+        for trace_id, agent, _ in self._read(
+            "SELECT t.trace_id, s.agent, MIN(s.start_ns) AS first FROM spans s "
+            "JOIN traces t ON t.trace_seq = s.trace_seq "
+            f"WHERE t.trace_id IN ({_marks(trace_ids)}) AND s.operation = ? "
+            "AND s.agent IS NOT NULL GROUP BY t.trace_id, s.agent ORDER BY first",
+            [*trace_ids, semconv.OP_INVOKE_AGENT],
+        ):
+            found[trace_id].append(agent)
+        return found
+
+    def names(self, kind: str, limit: int = 500) -> list[str]:
+        """Distinct names stored of one kind: ``workflow``, ``agent``, ``model`` or ``tool``."""
+        if kind == "workflow":
+            sql = (
+                "SELECT DISTINCT workflow FROM traces WHERE workflow IS NOT NULL "
+                "ORDER BY workflow LIMIT ?"
+            )
+            return [row[0] for row in self._read(sql, (limit,))]
+        if kind not in ("agent", "model", "tool"):
+            raise ValueError(f"kind={kind!r} is not one of workflow, agent, model, tool")
+        sql = "SELECT DISTINCT name FROM trace_names WHERE kind = ? ORDER BY name LIMIT ?"
+        return [row[0] for row in self._read(sql, (kind, limit))]
+
+    def timeline(
+        self, since: When, until: When | None = None, buckets: int = 48
+    ) -> list[TimelineRow]:
+        """Runs, errors, p50/p95 latency, tokens and cost of the traces that started in each
+        of ``buckets`` equal slices of [since, until) (until: now), oldest first."""
+        since_ns = query.to_ns(since) or 0
+        until_ns = query.to_ns(until) if until is not None else time.time_ns()
+        bucket_ns = max(1, -(-(until_ns - since_ns) // buckets))
+        rows = self._read(query.TIMELINE_SQL, ("error", since_ns, until_ns))
+        return query.aggregate_timeline(rows, since_ns, until_ns, bucket_ns)
 
     def counts(self) -> tuple[int, int]:
         """(traces, spans) stored."""

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from agentel import semconv
-from agentel.store.model import SPAN_RECORD_COLUMNS, TRACE_COLUMNS, StatsRow
+from agentel.store.model import SPAN_RECORD_COLUMNS, TRACE_COLUMNS, StatsRow, TimelineRow
 
 When = datetime | timedelta | int
 """A point in time: a datetime, a duration back from now, or nanoseconds since the epoch."""
@@ -255,4 +255,47 @@ def aggregate_stats(
             )
         )
     result.sort(key=lambda row: (-row.runs, row.key))
+    return result
+
+
+# --- timeline --------------------------------------------------------------------------------
+
+TIMELINE_SQL = (
+    "SELECT start_ns, duration_ms, CASE WHEN status = ? THEN 1 ELSE 0 END, "
+    "input_tokens, output_tokens, cost_usd FROM traces WHERE start_ns >= ? AND start_ns < ?"
+)
+
+
+def aggregate_timeline(
+    runs: Iterable[Sequence[Any]], since_ns: int, until_ns: int, bucket_ns: int
+) -> list[TimelineRow]:
+    """Per-run rows from :data:`TIMELINE_SQL` -> one row per bucket from ``since_ns`` to
+    ``until_ns``, empty buckets included, so a chart's x axis is even."""
+    count = max(1, -(-(until_ns - since_ns) // bucket_ns))
+    durations: list[list[float]] = [[] for _ in range(count)]
+    errors = [0] * count
+    tokens = [[0, 0] for _ in range(count)]
+    cost = [0.0] * count
+    for start, duration, is_error, input_t, output_t, usd in runs:
+        index = min((start - since_ns) // bucket_ns, count - 1)
+        durations[index].append(duration)
+        errors[index] += is_error
+        tokens[index][0] += input_t or 0
+        tokens[index][1] += output_t or 0
+        cost[index] += usd or 0.0
+    result = []
+    for index, values in enumerate(durations):
+        values.sort()
+        result.append(
+            TimelineRow(
+                start_ns=since_ns + index * bucket_ns,
+                runs=len(values),
+                errors=errors[index],
+                p50_ms=percentile(values, 0.50),
+                p95_ms=percentile(values, 0.95),
+                input_tokens=tokens[index][0],
+                output_tokens=tokens[index][1],
+                cost_usd=cost[index],
+            )
+        )
     return result
