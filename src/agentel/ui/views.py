@@ -91,6 +91,17 @@ class WaterfallRow:
     offset_ms: float
     error: bool
 
+    @property
+    def label_place(self) -> tuple[str, str]:
+        """(css class, style) for the duration label: after the bar, inside a wide bar that
+        reaches the right edge, or before a narrow one there."""
+        end = self.left_pct + self.width_pct
+        if end <= 86:
+            return "after", f"left:{end:.2f}%"
+        if self.width_pct >= 12:
+            return "inside", f"right:{100 - end:.2f}%"
+        return "before", f"right:{100 - self.left_pct:.2f}%"
+
 
 def walk(roots: Sequence[SpanRecord], depth: int = 0) -> Iterator[tuple[SpanRecord, int]]:
     """Every span with its depth, parents before children, siblings in start order."""
