@@ -75,3 +75,17 @@ def test_timeline_buckets_runs_over_time(store: TraceStore) -> None:
     assert rows[0].cost_usd == pytest.approx(2 * (10 * 2.5 + 1 * 10) / 1e6)
     # only [since, until): a run an hour before is left out
     assert sum(r.runs for r in store.timeline(BASE_NS + HOUR_NS, BASE_NS + 3 * HOUR_NS, 2)) == 1
+
+
+def test_get_summary_reads_the_trace_row_alone(store: TraceStore) -> None:
+    run = support_run(seed=26, metadata={"user": "bob"})
+    store.write_spans(run.spans)
+    summary = store.get_summary(run.trace_hex[:10])
+    assert summary is not None
+    assert (summary.trace_id, summary.span_count, summary.metadata) == (
+        run.trace_hex,
+        8,
+        {"user": "bob"},
+    )
+    assert summary.start_ns == min(s.start_time for s in run.spans)
+    assert store.get_summary("f" * 32) is None

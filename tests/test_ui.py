@@ -156,6 +156,15 @@ def test_filters_change_the_list_and_the_url(viewer: Viewer, runs: Recorded, pag
     expect(page.locator("#rows tr.empty")).to_contain_text("No traces match")
 
 
+def test_paging_moves_through_the_list(viewer: Viewer, runs: Recorded, page) -> None:
+    page.goto(viewer.url + "/?workflow=Refund+desk&offset=1")
+    expect(_rows(page)).to_have_count(1)
+    expect(_rows(page).first).to_have_attribute("data-trace-id", runs.refund)  # the older one
+    page.click("text=← newer")
+    page.wait_for_url(re.compile(r"offset=0"))
+    expect(_rows(page)).to_have_count(2)
+
+
 def test_a_bad_filter_value_is_a_clear_message(viewer: Viewer, page) -> None:
     for query, message in [
         ("min_tokens=lots", "min_tokens='lots' is not a whole number"),

@@ -294,20 +294,25 @@ class TraceStore(ABC):
         rows = self._read("SELECT trace_id FROM traces ORDER BY start_ns DESC LIMIT 1")
         return rows[0][0] if rows else None
 
+    def get_summary(self, trace_id: str) -> TraceSummary | None:
+        """One trace's list row (a unique id prefix is enough), or None; no spans read."""
+        full_id = self.resolve_trace_id(trace_id)
+        if full_id is None:
+            return None
+        rows = self._read(
+            f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?", (full_id,)
+        )
+        return self._with_metadata(rows)[0] if rows else None
+
     def get_trace(self, trace_id: str) -> TraceTree | None:
         """One trace with its spans as a tree, or None if no trace has that id.
 
         A unique prefix of the id is enough, as in ``agentel show 4bf92f``.
         """
-        full_id = self.resolve_trace_id(trace_id)
-        if full_id is None:
+        summary = self.get_summary(trace_id)
+        if summary is None:
             return None
-        summaries = self._with_metadata(
-            self._read(
-                f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?",
-                (full_id,),
-            )
-        )
+        full_id = summary.trace_id
         spans = [
             SpanRecord.from_row(row)
             for row in self._read(
@@ -315,7 +320,7 @@ class TraceStore(ABC):
                 (full_id,),
             )
         ]
-        return TraceTree(summaries[0], _nest(spans), spans)
+        return TraceTree(summary, _nest(spans), spans)
 
     def get_spans(
         self,
