@@ -383,17 +383,17 @@ class TraceStore(ABC):
         return found
 
     def names(self, kind: str, limit: int = 500) -> list[str]:
-        """Distinct names stored of one kind: ``workflow``, ``agent``, ``model`` or ``tool``."""
+        """Distinct names stored of one kind: ``workflow``, ``agent``, ``model`` or ``tool``,
+        in order, at most ``limit``."""
         if kind == "workflow":
-            sql = (
-                "SELECT DISTINCT workflow FROM traces WHERE workflow IS NOT NULL "
-                "ORDER BY workflow LIMIT ?"
-            )
-            return [row[0] for row in self._read(sql, (limit,))]
-        if kind not in ("agent", "model", "tool"):
+            table, column, where = "traces", "workflow", ""
+        elif kind in ("agent", "model", "tool"):
+            table, column, where = "trace_names", "name", "kind = ? AND "
+        else:
             raise ValueError(f"kind={kind!r} is not one of workflow, agent, model, tool")
-        sql = "SELECT DISTINCT name FROM trace_names WHERE kind = ? ORDER BY name LIMIT ?"
-        return [row[0] for row in self._read(sql, (kind, limit))]
+        params = [kind] if where else []
+        rows = self._read(query.distinct_sql(table, column, where), [*params, *params, limit])
+        return [row[0] for row in rows]
 
     def timeline(
         self, since: When, until: When | None = None, buckets: int = 48

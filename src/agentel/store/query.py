@@ -258,6 +258,23 @@ def aggregate_stats(
     return result
 
 
+# --- names -----------------------------------------------------------------------------------
+
+
+def distinct_sql(table: str, column: str, where: str) -> str:
+    """Each distinct value of an indexed column, in order, by hopping from one value to the
+    next in the index (one lookup per name), instead of reading an entry per trace as
+    ``SELECT DISTINCT`` does; ``where`` (``"... AND "``) narrows both lookups."""
+    return (
+        "WITH RECURSIVE found(value) AS ("
+        f"SELECT MIN({column}) FROM {table} WHERE {where}{column} IS NOT NULL "
+        "UNION ALL "
+        f"SELECT (SELECT MIN({column}) FROM {table} WHERE {where}{column} > found.value) "
+        "FROM found WHERE found.value IS NOT NULL) "
+        "SELECT value FROM found WHERE value IS NOT NULL LIMIT ?"
+    )
+
+
 # --- timeline --------------------------------------------------------------------------------
 
 TIMELINE_SQL = (

@@ -10,7 +10,6 @@ are refused, so a web page cannot reach it through DNS rebinding.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -48,7 +47,7 @@ SECURITY_HEADERS = [
 ]
 STATS_PERIODS = {"1h": 1, "24h": 24, "7d": 24 * 7, "30d": 24 * 30}
 STATS_TABLES = tuple(k for k in GROUP_BY_CHOICES if k != "conversation")
-NAMES_TTL_SECONDS = 30.0
+NAME_KINDS = ("workflow", "agent", "model", "tool")
 
 
 class Headers:
@@ -77,26 +76,6 @@ class Headers:
         await self.app(scope, receive, with_headers)
 
 
-class NameCache:
-    """The workflow, agent, model and tool names the filter inputs suggest, read at most
-    every ``NAMES_TTL_SECONDS``: listing them walks an index of every trace."""
-
-    def __init__(self, store: TraceStore) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-        self._names: dict[str, list[str]] = {}
-        self._read_at = 0.0
-
-    def get(self) -> dict[str, list[str]]:
-        with self._lock:
-            if time.monotonic() - self._read_at > NAMES_TTL_SECONDS:
-                self._names = {
-                    kind: self._store.names(kind) for kind in ("workflow", "agent", "model", "tool")
-                }
-                self._read_at = time.monotonic()
-            return self._names
-
-
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -121,7 +100,6 @@ def create_app(
 ) -> Starlette:
     """The viewer over ``store``; ``allowed_hosts`` are the Host headers it answers."""
     env = _environment()
-    names = NameCache(store)
 
     def page(
         request: Request, template: str, status_code: int = 200, **context: Any
@@ -156,7 +134,7 @@ def create_app(
             request,
             "list.html",
             status,
-            names=names.get(),
+            names={kind: store.names(kind) for kind in NAME_KINDS},
             page_size=filters.PAGE_SIZE,
             query_string=_without(request, "offset"),
             **context,
