@@ -193,7 +193,7 @@ def main() -> None:
     finally:
         stop(viewer.process)
 
-    print(f"list page, first request (reads the filter suggestions): {cold[0]:.1f} ms server")
+    print(f"list page, first request after start: {cold[0]:.1f} ms server")
     print(
         f"list page (agent, model, since; 50 rows) p95: {p95(list_server):.1f} ms server, "
         f"{p95(list_client):.1f} ms client ({args.rounds} requests)"

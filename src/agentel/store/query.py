@@ -188,6 +188,11 @@ def stats_queries(group_by: str, since_ns: int | None) -> list[tuple[str, list[A
         choices = ", ".join(GROUP_BY_CHOICES)
         raise ValueError(f"group_by={group_by!r} is not one of {choices}")
     column, operation = _SPAN_GROUPS[group_by]
+    if since_ns is not None:
+        # Spans have no time index: reach the period's spans through their traces (a span
+        # that starts after ``since`` belongs to a trace that ends after it), by primary key.
+        since += " AND {alias}trace_seq IN (SELECT trace_seq FROM traces WHERE end_ns >= ?)"
+        since_params.append(since_ns)
     own_usage = group_by == "model"
     runs = (
         f"SELECT {column}, duration_ms, CASE WHEN status = ? THEN 1 ELSE 0 END, "
