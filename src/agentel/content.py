@@ -32,6 +32,11 @@ def tool_response_part(call_id: str | None, response: Any) -> dict[str, Any]:
     return {"type": "tool_call_response", "id": call_id, "response": response}
 
 
+def system_instructions(text: str) -> list[dict[str, str]]:
+    """``gen_ai.system_instructions``: one text part."""
+    return [{"type": "text", "content": text}]
+
+
 def reasoning_part(text: str) -> dict[str, Any]:
     return {"type": "reasoning", "content": text}
 

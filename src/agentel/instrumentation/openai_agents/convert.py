@@ -12,14 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentel import content
+from agentel.instrumentation.core.chat_messages import field as _field
 
 _FINISH_BY_INCOMPLETE_REASON = {"max_output_tokens": "length", "content_filter": "content_filter"}
-
-
-def _field(item: Any, name: str, default: Any = None) -> Any:
-    if isinstance(item, dict):
-        return item.get(name, default)
-    return getattr(item, name, default)
 
 
 def input_messages(items: str | Iterable[Any], capture_blobs: bool) -> list[dict[str, Any]]:
@@ -52,10 +47,6 @@ def finish_reason(items: Iterable[Any], incomplete_reason: str | None = None) ->
         if _field(item, "type") in ("function_call", "mcp_call", "custom_tool_call"):
             return "tool_call"
     return "stop"
-
-
-def system_instructions(text: str) -> list[dict[str, str]]:
-    return [{"type": "text", "content": text}]
 
 
 def tool_definitions(tools: Iterable[Any], handoffs: Iterable[Any]) -> list[dict[str, Any]]:

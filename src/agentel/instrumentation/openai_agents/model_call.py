@@ -1,33 +1,38 @@
-"""One model call's chat span: request attributes in, response attributes and metrics out.
+"""One SDK model call (``get_response`` / ``stream_response``) on the core's chat span.
 
-Kept apart from the wrappers because both the non-streaming and the streaming wrapper drive
-the same object, and because this is the hottest path agentel has (one per model turn).
+This module reads the SDK's own objects (its model classes, ``ModelSettings``, Responses
+items and usage) into the plain values the core's :class:`ChatCall` records; the span's shape,
+the token sums and the metrics are the core's.
 """
 
 from __future__ import annotations
 
-import time
-import weakref
 from typing import Any
 
-from opentelemetry.trace import SpanKind
+import wrapt
 
 from agentel import content
 from agentel import semconv as sc
+from agentel.instrumentation.core import chat_messages
+from agentel.instrumentation.core.chat import (
+    ChatCall,
+    ChatProfile,
+    add_request_settings,
+    cached_profile,
+    openai_usage_tokens,
+    server_of_url,
+)
+from agentel.instrumentation.core.guest import log_once
+from agentel.instrumentation.core.nodes import Node
+from agentel.instrumentation.core.telemetry import Telemetry
 from agentel.settings import ContentCapture
 
-from . import convert, state
-from .state import Node, Telemetry, usage_attributes
+from . import convert
 
+# The SDK's stand-in id for responses built from other APIs: never recorded as an id.
+FAKE_RESPONSES_ID = "__fake_id__"
 _OPENAI_MODEL_CLASSES = frozenset(
     {"OpenAIResponsesModel", "OpenAIChatCompletionsModel", "OpenAIResponsesWSModel"}
-)
-_SETTINGS_ATTRIBUTES = (
-    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
-    ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
 )
 # Positions of Model.get_response / stream_response parameters, for positional calls.
 _ARG_POSITIONS = {
@@ -59,106 +64,33 @@ def provider_of(model: Any, request_model: str) -> str:
     return declared if isinstance(declared, str) else sc.ERROR_TYPE_OTHER
 
 
-def _server(model: Any) -> tuple[str | None, int | None]:
+def _profile_of(model: Any) -> ChatProfile:
+    request_model = str(getattr(model, "model", None) or type(model).__name__)
     client = getattr(model, "_client", None)
-    url = getattr(client, "base_url", None)
-    if url is None:
-        return None, None
-    host = getattr(url, "host", None)
-    port = getattr(url, "port", None)
-    if port is None:
-        port = 443 if getattr(url, "scheme", "https") == "https" else 80
-    return host, port
+    host, port = server_of_url(getattr(client, "base_url", None))
+    return ChatProfile(request_model, provider_of(model, request_model), host, port)
 
 
-def _field(obj: Any, name: str) -> int:
-    """An int field of a usage object, read from ``__dict__`` where there is one: a missing
-    field on a pydantic model costs an exception inside ``getattr``, several microseconds."""
-    if obj is None:
-        return 0
-    values = getattr(obj, "__dict__", None)
-    value = values.get(name) if values is not None else getattr(obj, name, None)
-    return value if isinstance(value, int) else 0
+def _read_settings(settings: Any) -> Any:
+    extra = getattr(settings, "extra_args", None) or {}
+
+    def read(name: str) -> Any:
+        if name in ("stop", "seed"):
+            return extra.get(name)
+        return getattr(settings, name, None)
+
+    return read
 
 
-def _token_counts(usage: Any) -> tuple[int, int, int, int, int]:
-    """(input incl. cached, output, cache read, cache write, reasoning) from any usage."""
-    if usage is None:
-        return (0, 0, 0, 0, 0)
-    values = getattr(usage, "__dict__", None) or {}
-    input_details = values.get("input_tokens_details")
-    output_details = values.get("output_tokens_details")
-    return (
-        _field(usage, "input_tokens"),
-        _field(usage, "output_tokens"),
-        _field(input_details, "cached_tokens"),
-        _field(input_details, "cache_write_tokens"),
-        _field(output_details, "reasoning_tokens"),
-    )
+class ModelCall(ChatCall):
+    """The chat span of one ``get_response`` / ``stream_response`` call, and what the SDK's
+    own model span tells about it."""
 
-
-class _ModelProfile:
-    """What a model object says about itself, read once per model instead of once per call."""
-
-    __slots__ = ("attributes", "metric_attributes", "provider", "request_model")
-
-    def __init__(self, model: Any) -> None:
-        self.request_model = str(getattr(model, "model", None) or type(model).__name__)
-        self.provider = provider_of(model, self.request_model)
-        self.metric_attributes: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
-            sc.GEN_AI_PROVIDER_NAME: self.provider,
-            sc.GEN_AI_REQUEST_MODEL: self.request_model,
-        }
-        host, port = _server(model)
-        if host is not None:
-            self.metric_attributes[sc.SERVER_ADDRESS] = host
-            self.metric_attributes[sc.SERVER_PORT] = port
-        self.attributes = dict(self.metric_attributes)
-
-
-_profiles: weakref.WeakKeyDictionary[Any, _ModelProfile] = weakref.WeakKeyDictionary()
-
-
-def _profile(model: Any) -> _ModelProfile:
-    try:
-        profile = _profiles.get(model)
-        if profile is None:
-            profile = _profiles[model] = _ModelProfile(model)
-        return profile
-    except TypeError:  # a model object that cannot be weakly referenced or hashed
-        return _ModelProfile(model)
-
-
-class ModelCall:
-    """The chat span of one ``get_response`` / ``stream_response`` call."""
-
-    __slots__ = (
-        "capture",
-        "first_chunk_at",
-        "metric_attributes",
-        "model",
-        "node",
-        "sdk_response",
-        "sdk_span_id",
-        "started",
-        "telemetry",
-    )
-
-    def __init__(self, telemetry: Telemetry, model: Any, node: Node, capture: ContentCapture):
-        self.telemetry = telemetry
-        self.model = model
-        self.node = node
-        self.capture = capture
-        self.sdk_span_id: str | None = None
-        self.sdk_response: Any = None
-        self.first_chunk_at: float | None = None
-        self.started = time.perf_counter()
-        self.metric_attributes: dict[str, Any] = {}
+    __slots__ = ("model", "sdk_response", "sdk_span_id", "server_id", "server_model")
 
     # --- start ------------------------------------------------------------------------------
     @classmethod
-    def start(
+    def begin(
         cls,
         telemetry: Telemetry,
         model: Any,
@@ -167,40 +99,33 @@ class ModelCall:
         stream: bool,
         parent: Node | None,
     ) -> ModelCall:
-        profile = _profile(model)
+        profile = cached_profile(model, _profile_of)
         attributes = dict(profile.attributes)
         attributes[sc.GEN_AI_REQUEST_STREAM] = stream
         settings = argument(args, kwargs, "model_settings")
         if settings is not None:
-            _add_settings(attributes, settings)
+            add_request_settings(attributes, _read_settings(settings))
         # An OpenAI server-side conversation names the conversation when no group id does
         # (start_node puts the trace's group id over it).
         server_conversation = kwargs.get("conversation_id")
         if isinstance(server_conversation, str) and server_conversation:
             attributes[sc.GEN_AI_CONVERSATION_ID] = server_conversation
-        provider = profile.provider
-        request_model = profile.request_model
-        name = f"{sc.OP_CHAT} {request_model}"
-        if parent is not None:
-            node = telemetry.start_node(state.CHAT, name, "", parent, attributes, SpanKind.CLIENT)
-            agent = parent.agent
-            if agent is not None and agent.provider is None:
-                agent.provider = provider
-                agent.span.set_attribute(sc.GEN_AI_PROVIDER_NAME, provider)
-        else:
-            span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-            node = Node(span, state.CHAT, "", None, None, None)
         tracing = argument(args, kwargs, "tracing")
-        capture = telemetry.content.capture
+        capture = None
         if tracing is not None and not tracing.include_data():
             capture = ContentCapture.NO_CONTENT
-        call = cls(telemetry, model, node, capture)
-        call.metric_attributes = dict(profile.metric_attributes)
-        if capture.enabled:
+        call = cls.start(telemetry, profile, parent, attributes, capture)
+        assert isinstance(call, ModelCall)
+        call.model = model
+        call.sdk_response = None
+        call.sdk_span_id = None
+        call.server_id = None
+        call.server_model = None
+        if call.capture.enabled:
             try:
                 call._record_input(args, kwargs)
             except Exception:
-                state.log_once("content-input", "agentel: could not convert model input")
+                log_once("content-input", "agentel: could not convert model input")
         return call
 
     def _record_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -210,7 +135,7 @@ class ModelCall:
         instructions = argument(args, kwargs, "system_instructions")
         if instructions:
             values[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = content.to_json(
-                convert.system_instructions(instructions), limit
+                content.system_instructions(instructions), limit
             )
         model_input = argument(args, kwargs, "input")
         if model_input is not None:
@@ -223,24 +148,13 @@ class ModelCall:
             values[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(
                 convert.tool_definitions(tools, handoffs), limit
             )
-        self._put_content(values)
-        agent = self.node.agent
-        if agent is not None and not agent.content_started:
-            agent.content_started = True
-            if self.capture.on_span:
-                agent.span.set_attributes(values)
-
-    def _put_content(self, values: dict[str, str]) -> None:
-        if self.capture.on_span:
-            self.node.span.set_attributes(values)
-        if self.capture.as_event:
-            self.node.span.add_event(sc.EVENT_CLIENT_INFERENCE_DETAILS, values)
+        self.record_input(values)
 
     # --- streaming --------------------------------------------------------------------------
     def observe(self, event: Any) -> None:
         event_type = getattr(event, "type", None)
         if self.first_chunk_at is None and event_type and event_type.endswith(".delta"):
-            self.first_chunk_at = time.perf_counter()
+            self.first_chunk()
         if event_type in ("response.completed", "response.incomplete", "response.failed"):
             self.sdk_response = getattr(event, "response", None)
 
@@ -250,10 +164,25 @@ class ModelCall:
         if response is not None:
             self.sdk_response = response
 
+    def saw_completion(self, result: Any) -> Any:
+        """What the OpenAI client returned to a Chat Completions model inside this call: the
+        server's completion id and model, which the SDK does not keep (its response carries a
+        placeholder id and the requested model). A stream is watched for its first chunk."""
+        if getattr(result, "choices", None) is not None:
+            self._note_server(result)
+            return result
+        if hasattr(result, "__aiter__"):
+            return _ChunkWatcher(result, self)
+        return result
+
+    def _note_server(self, completion: Any) -> None:
+        if self.server_id is None:
+            self.server_id = getattr(completion, "id", None) or None
+            self.server_model = getattr(completion, "model", None) or None
+
     # --- end --------------------------------------------------------------------------------
-    def succeed(self, response: Any) -> None:
+    def succeed_with(self, response: Any) -> None:
         """Record a ModelResponse (non-streaming) or, when None, the streamed final response."""
-        span = self.node.span
         raw = self.sdk_response
         if response is not None:
             output = response.output
@@ -265,29 +194,22 @@ class ModelCall:
             response_id = raw.id
         else:
             return
+        if response_id == FAKE_RESPONSES_ID or not response_id:
+            response_id = self.server_id
+        response_model = self.server_model or getattr(raw, "model", None)
         incomplete = getattr(getattr(raw, "incomplete_details", None), "reason", None)
         finish = convert.finish_reason(output, incomplete)
-        tokens = _token_counts(usage)
-        attributes: dict[str, Any] = usage_attributes(tokens)
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (finish,)
-        if response_id:
-            attributes[sc.GEN_AI_RESPONSE_ID] = response_id
-        response_model = getattr(raw, "model", None)
-        if response_model:
-            attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
-            self.metric_attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
-        span.set_attributes(attributes)
-        node = self.node
-        for target in (node.agent, node.workflow):
-            if target is not None:
-                target.add_usage(tokens)
+        self.succeed(openai_usage_tokens(usage), (finish,), response_id, response_model)
         self._record_tool_calls(output)
-        self._record_token_metrics(tokens)
         if self.capture.enabled:
             try:
-                self._record_output(output, finish)
+                messages = convert.output_messages(
+                    output, finish, self.telemetry.content.capture_blobs
+                )
+                limit = self.telemetry.content.max_length
+                self.record_output({sc.GEN_AI_OUTPUT_MESSAGES: content.to_json(messages, limit)})
             except Exception:
-                state.log_once("content-output", "agentel: could not convert model output")
+                log_once("content-output", "agentel: could not convert model output")
 
     def _record_tool_calls(self, output: Any) -> None:
         """Remember call ids by tool name so a handoff span can name the call that made it."""
@@ -295,52 +217,29 @@ class ModelCall:
         if agent is None:
             return
         for item in output:
-            if getattr(item, "type", None) == "function_call":
+            if chat_messages.field(item, "type") == "function_call":
                 if agent.calls is None:
                     agent.calls = {}
                 agent.calls[item.name] = item.call_id
 
-    def _record_output(self, output: Any, finish: str) -> None:
-        settings = self.telemetry.content
-        messages = convert.output_messages(output, finish, settings.capture_blobs)
-        values = {sc.GEN_AI_OUTPUT_MESSAGES: content.to_json(messages, settings.max_length)}
-        self._put_content(values)
-        agent = self.node.agent
-        if agent is not None and self.capture.on_span:
-            agent.span.set_attributes(values)
 
-    def _record_token_metrics(self, tokens: tuple[int, int, int, int, int]) -> None:
-        histogram = self.telemetry.token_usage
-        attributes = dict(self.metric_attributes)
-        attributes[sc.GEN_AI_TOKEN_TYPE] = sc.TOKEN_TYPE_INPUT
-        histogram.record(tokens[0], attributes)
-        attributes = dict(attributes)
-        attributes[sc.GEN_AI_TOKEN_TYPE] = sc.TOKEN_TYPE_OUTPUT
-        histogram.record(tokens[1], attributes)
+class _ChunkWatcher(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The client's chunk stream as the SDK sees it, noting the server's id and model from
+    the first chunk that has them; everything else is the stream itself."""
 
-    def end(self) -> None:
-        now = time.perf_counter()
-        span = self.node.span
-        if self.first_chunk_at is not None:
-            span.set_attribute(
-                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_at - self.started
-            )
-        if self.node.exception is not None:
-            self.metric_attributes[sc.ERROR_TYPE] = state.error_type(self.node.exception)
-        self.telemetry.operation_duration.record(now - self.started, self.metric_attributes)
-        span.end()
+    def __init__(self, stream: Any, call: ModelCall) -> None:
+        super().__init__(stream)
+        self._self_call = call
 
+    def __aiter__(self) -> Any:
+        return self._chunks()
 
-def _add_settings(attributes: dict[str, Any], settings: Any) -> None:
-    for field_name, attribute in _SETTINGS_ATTRIBUTES:
-        value = getattr(settings, field_name, None)
-        if value is not None:
-            attributes[attribute] = value
-    extra = getattr(settings, "extra_args", None)
-    if extra:
-        stop = extra.get("stop")
-        if stop is not None:
-            stops = (stop,) if isinstance(stop, str) else tuple(stop)
-            attributes[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
-        if extra.get("seed") is not None:
-            attributes[sc.GEN_AI_REQUEST_SEED] = extra["seed"]
+    async def _chunks(self) -> Any:
+        call = self._self_call
+        async for chunk in self.__wrapped__:
+            if call.server_id is None:
+                try:
+                    call._note_server(chunk)
+                except Exception:
+                    log_once("chat-chunk", "agentel: could not read a completion chunk")
+            yield chunk

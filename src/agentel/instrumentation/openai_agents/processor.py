@@ -3,21 +3,24 @@
 Only the SDK knows where a workflow, an agent segment, a tool call or a guardrail check begins
 and ends, so those spans are made here. The processor never attaches OTel context (its
 callbacks are not a call that wraps the work); the wrappers do that, finding the spans made
-here through :class:`~.state.Telemetry`'s id map. Every callback swallows its own errors:
-the SDK calls us synchronously in the middle of the user's run.
+here through the core Telemetry's id map. Every callback swallows its own errors: the SDK
+calls us synchronously in the middle of the user's run.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from opentelemetry.trace import SpanKind
 
 from agentel import semconv as sc
+from agentel.instrumentation.core import nodes as kinds
+from agentel.instrumentation.core.guest import log_once
+from agentel.instrumentation.core.nodes import Node, add_usage_up, mark_error, usage_attributes
+from agentel.instrumentation.core.scope import RUN_SCOPE
+from agentel.instrumentation.core.telemetry import Telemetry
 
 from . import state
-from .state import Node, Telemetry, log_once, mark_error, usage_attributes
 
 try:  # the base class only matters for isinstance checks inside the SDK
     from agents.tracing import TracingProcessor as _Base
@@ -56,11 +59,10 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
             attributes[sc.GEN_AI_CONVERSATION_ID] = group_id
         for key, value in (getattr(trace, "metadata", None) or {}).items():
             attributes[sc.AGENTEL_METADATA_PREFIX + str(key)] = _primitive(value)
-        span = self.telemetry.tracer.start_span(
-            f"{sc.OP_INVOKE_WORKFLOW} {name}", kind=SpanKind.INTERNAL, attributes=attributes
+        node = self.telemetry.start_node(
+            kinds.WORKFLOW, f"{sc.OP_INVOKE_WORKFLOW} {name}", trace.trace_id, None, attributes
         )
-        node = Node(span, state.WORKFLOW, trace.trace_id, None, None, group_id, name=name)
-        node.workflow = node
+        node.name = name
         self.telemetry.nodes[trace.trace_id] = node
 
     def on_trace_end(self, trace: Any) -> None:
@@ -102,7 +104,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
                 sc.GEN_AI_GUARDRAIL_COMPONENT_NAME: data.name,
             }
             name = f"{sc.OP_APPLY_GUARDRAIL} {data.name}"
-            node = telemetry.start_node(state.GUARDRAIL, name, span.span_id, parent, attributes)
+            node = telemetry.start_node(kinds.GUARDRAIL, name, span.span_id, parent, attributes)
         elif span_type == "custom":
             node = self._start_custom(data, span.span_id, parent)
         else:
@@ -118,7 +120,9 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
             sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
             sc.GEN_AI_AGENT_NAME: name,
         }
-        description, provider = telemetry.agent_info.get(name, (None, None))
+        scope = RUN_SCOPE.get()
+        known = scope.agents.get(name) if scope is not None else None
+        description, provider = known if known is not None else (None, None)
         if description:
             attributes[sc.GEN_AI_AGENT_DESCRIPTION] = description
         if provider:
@@ -129,11 +133,10 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
                 sc.OUTPUT_TYPE_TEXT if output_type == "str" else sc.OUTPUT_TYPE_JSON
             )
         node = telemetry.start_node(
-            state.AGENT, f"{sc.OP_INVOKE_AGENT} {name}", span_id, parent, attributes
+            kinds.AGENT, f"{sc.OP_INVOKE_AGENT} {name}", span_id, parent, attributes
         )
         node.name = name
         node.provider = provider
-        scope = state.RUN_SCOPE.get()
         if scope is not None and scope.open:
             scope.last_agent = node
             if scope.workflow is None:
@@ -149,7 +152,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
         if parent.agent is not None:
             attributes[sc.GEN_AI_AGENT_NAME] = parent.agent.name
         name = f"{sc.OP_EXECUTE_TOOL} {data.name}"
-        node = self.telemetry.start_node(state.TOOL, name, span_id, parent, attributes)
+        node = self.telemetry.start_node(kinds.TOOL, name, span_id, parent, attributes)
         node.name = data.name
         return node
 
@@ -163,14 +166,14 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
             attributes[sc.GEN_AI_AGENT_NAME] = data.from_agent
         # Named once the tool name is known: from the handoff's wrapper, else from its target.
         return self.telemetry.start_node(
-            state.HANDOFF, f"{sc.OP_EXECUTE_TOOL} handoff", span_id, parent, attributes
+            kinds.HANDOFF, f"{sc.OP_EXECUTE_TOOL} handoff", span_id, parent, attributes
         )
 
     def _start_custom(self, data: Any, span_id: str, parent: Node) -> Node:
         attributes: dict[str, Any] = {sc.AGENTEL_SDK_SPAN_TYPE: "custom"}
         for key, value in (data.data or {}).items():
             attributes[sc.AGENTEL_CUSTOM_PREFIX + str(key)] = _primitive(value)
-        return self.telemetry.start_node(state.CUSTOM, data.name, span_id, parent, attributes)
+        return self.telemetry.start_node(kinds.CUSTOM, data.name, span_id, parent, attributes)
 
     def _adopt_or_start_model(self, data: Any, span_id: str, parent: Node) -> Node:
         """Map the SDK's model span onto the wrapper's chat span, or make one if no wrapper."""
@@ -185,7 +188,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
             sc.GEN_AI_REQUEST_MODEL: model,
         }
         return self.telemetry.start_node(
-            state.CHAT, f"{sc.OP_CHAT} {model}", span_id, parent, attributes, SpanKind.CLIENT
+            kinds.CHAT, f"{sc.OP_CHAT} {model}", span_id, parent, attributes, SpanKind.CLIENT
         )
 
     def on_span_end(self, span: Any) -> None:
@@ -197,7 +200,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
     def _end_span(self, span: Any) -> None:
         node = self.telemetry.nodes.pop(span.span_id, None)
         if node is None or node.sdk_id != span.span_id:  # not ours, or passed through
-            if node is not None and node.kind == state.CHAT:
+            if node is not None and node.kind == kinds.CHAT:
                 call = state.MODEL_CALL.get()
                 if call is not None and call.node is node:
                     call.sdk_span_done(span)
@@ -207,16 +210,16 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
             mark_error(node, str(error.get("message") or "error"))
         kind = node.kind
         data = span.span_data
-        if kind == state.AGENT:
+        if kind == kinds.AGENT:
             self._end_deferrable(node)
             return
-        if kind == state.TOOL:
+        if kind == kinds.TOOL:
             self._finish_tool(node, data)
-        elif kind == state.HANDOFF:
+        elif kind == kinds.HANDOFF:
             self._finish_handoff(node, data)
-        elif kind == state.GUARDRAIL:
+        elif kind == kinds.GUARDRAIL:
             self._finish_guardrail(node, data)
-        elif kind == state.CHAT:
+        elif kind == kinds.CHAT:
             self._finish_unwrapped_model(node, data)
         self.finish(node)
 
@@ -264,56 +267,29 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
         else:
             return
         node.span.set_attributes(usage_attributes((*tokens, 0, 0, 0)))
-        for target in (node.agent, node.workflow):
-            if target is not None:
-                target.add_usage((*tokens, 0, 0, 0))
+        add_usage_up(node, (*tokens, 0, 0, 0))
 
     # --- ending -----------------------------------------------------------------------------
     def _end_deferrable(self, node: Node) -> None:
         """Agent and workflow spans wait for their run's outcome when a run is in progress."""
-        scope = state.RUN_SCOPE.get()
+        scope = RUN_SCOPE.get()
         if scope is None or not scope.defer(node):
             self.finish(node)
 
     def finish(self, node: Node, end_ns: int | None = None) -> None:
-        try:
-            kind = node.kind
-            telemetry = self.telemetry
-            if kind in (state.AGENT, state.WORKFLOW) and node.usage is not None:
-                node.span.set_attributes(usage_attributes(node.usage))
-            duration = time.perf_counter() - node.started
-            if kind == state.AGENT:
-                if node.provider is None:
-                    node.span.set_attribute(sc.GEN_AI_PROVIDER_NAME, sc.PROVIDER_OPENAI)
-                attributes = {sc.GEN_AI_AGENT_NAME: node.name or ""}
-                if node.errored:
-                    attributes[sc.ERROR_TYPE] = _error_type_of(node)
-                telemetry.agent_duration.record(duration, attributes)
-            elif kind in (state.TOOL, state.HANDOFF):
-                tool_type = (
-                    sc.TOOL_TYPE_HANDOFF
-                    if kind == state.HANDOFF
-                    else (node.tool_type or sc.TOOL_TYPE_FUNCTION)
-                )
-                attributes = {sc.GEN_AI_TOOL_NAME: node.name or "", sc.GEN_AI_TOOL_TYPE: tool_type}
-                if node.agent is not None and node.agent.name:
-                    attributes[sc.GEN_AI_AGENT_NAME] = node.agent.name
-                if node.errored:
-                    attributes[sc.ERROR_TYPE] = _error_type_of(node)
-                telemetry.tool_duration.record(duration, attributes)
-        except Exception:
-            log_once("finish", "agentel: could not complete a span's attributes")
-        node.span.end(end_time=end_ns)
+        """End a node's span; an agent whose model never said otherwise is an OpenAI one."""
+        if node.kind == kinds.AGENT and node.provider is None:
+            try:
+                node.span.set_attribute(sc.GEN_AI_PROVIDER_NAME, sc.PROVIDER_OPENAI)
+            except Exception:
+                log_once("agent-provider", "agentel: could not name an agent's provider")
+        self.telemetry.finish(node, end_ns)
 
     def shutdown(self, timeout: float | None = None) -> None:
         return None
 
     def force_flush(self) -> None:
         return None
-
-
-def _error_type_of(node: Node) -> str:
-    return state.error_type(node.exception) if node.exception else sc.ERROR_TYPE_OTHER
 
 
 def _default_handoff_tool_name(agent_name: str) -> str:

@@ -18,11 +18,21 @@ from opentelemetry import context as otel_context
 
 from agentel import content
 from agentel import semconv as sc
+from agentel.instrumentation.core import nodes as kinds
+from agentel.instrumentation.core.guest import (
+    call_within_async,
+    guarded,
+    log_once,
+    safely,
+    traced_async_iterator,
+)
+from agentel.instrumentation.core.nodes import Node
+from agentel.instrumentation.core.scope import RUN_SCOPE, RunScope, record
+from agentel.instrumentation.core.telemetry import Telemetry
 
 from . import model_call, state
 from .model_call import ModelCall
 from .processor import OTelBridgeProcessor
-from .state import Node, RunScope, Telemetry, log_once, record_exception
 
 
 class Runtime:
@@ -35,19 +45,8 @@ class Runtime:
 RUNTIME = Runtime()
 
 
-def _record(node: Node, exc: BaseException) -> None:
-    """Record an exception where it happened and tell the run it has been recorded."""
-    try:
-        record_exception(node, exc)
-        scope = state.RUN_SCOPE.get()
-        if scope is not None:
-            scope.recorded.add(id(exc))
-    except Exception:
-        log_once("record", "agentel: could not record an exception")
-
-
 def _current_node(telemetry: Telemetry, kind: str) -> Node | None:
-    node = telemetry.node_for_sdk_span(get_current_span())
+    node = state.node_for_sdk_span(telemetry, get_current_span())
     return node if node is not None and node.kind == kind else None
 
 
@@ -56,31 +55,23 @@ def _locate(find: Callable[..., Node | None], key: str, *find_args: Any) -> Node
     telemetry = RUNTIME.telemetry
     if telemetry is None:
         return None
-    try:
-        return find(telemetry, *find_args)
-    except Exception:
-        log_once(key, "agentel: could not prepare a %s span", key)
-        return None
+    return guarded(find, key, telemetry, *find_args)
 
 
 async def _call_within(node: Node, wrapped: Any, args: Any, kwargs: Any) -> Any:
     """The original call with ``node``'s span as the current OTel context, and only then."""
-    token = otel_context.attach(node.otel_context())
-    try:
-        return await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _record(node, exc)
-        raise
-    finally:
-        otel_context.detach(token)
+    return await call_within_async(
+        node.otel_context(), lambda exc: record(node, exc), wrapped, args, kwargs
+    )
 
 
 # --- runs -----------------------------------------------------------------------------------
 def _open_scope(telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, Any]) -> RunScope:
+    scope = RunScope()
     starting_agent = args[0] if args else kwargs.get("starting_agent")
     if starting_agent is not None:
-        prepare_agents(telemetry, starting_agent)
-    return RunScope()
+        prepare_agents(scope, starting_agent)
+    return scope
 
 
 def _close_scope(scope: RunScope | None, exc: BaseException | None) -> None:
@@ -108,14 +99,14 @@ async def wrap_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     scope = _locate_scope(args, kwargs)
     if scope is None:
         return await wrapped(*args, **kwargs)
-    token = state.RUN_SCOPE.set(scope)
+    token = RUN_SCOPE.set(scope)
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:
         _close_scope(scope, exc)
         raise
     finally:
-        state.RUN_SCOPE.reset(token)
+        RUN_SCOPE.reset(token)
     _close_scope(scope, None)
     return result
 
@@ -124,14 +115,14 @@ def wrap_run_streamed(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     scope = _locate_scope(args, kwargs)
     if scope is None:
         return wrapped(*args, **kwargs)
-    token = state.RUN_SCOPE.set(scope)
+    token = RUN_SCOPE.set(scope)
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
         _close_scope(scope, exc)
         raise
     finally:
-        state.RUN_SCOPE.reset(token)
+        RUN_SCOPE.reset(token)
     _watch_stream(scope, result)
     return result
 
@@ -149,12 +140,11 @@ def _watch_stream(scope: RunScope, result: Any) -> None:
     task.add_done_callback(done)
 
 
-def prepare_agents(telemetry: Telemetry, starting_agent: Any) -> None:
+def prepare_agents(scope: RunScope, starting_agent: Any) -> None:
     """Walk the agents reachable by handoff once per run: patch the tools and handoffs made
-    before instrumentation, and note each agent's description for its spans."""
-    info = telemetry.agent_info
-    if len(info) > 10_000:  # agent names made per request must not grow this forever
-        info.clear()
+    before instrumentation, and note each agent's description and provider for its spans
+    in the run's own scope (another run may have other agents of the same names)."""
+    info = scope.agents
     seen: set[int] = set()
     pending = [starting_agent]
     while pending:
@@ -200,22 +190,15 @@ def _start_model_call(model: Any, args: Any, kwargs: Any, stream: bool) -> Model
         parent = None
         sdk_trace = get_current_trace()
         if sdk_trace is not None:
-            parent = telemetry.node_for_sdk_span(get_current_span()) or telemetry.nodes.get(
+            parent = state.node_for_sdk_span(telemetry, get_current_span()) or telemetry.nodes.get(
                 sdk_trace.trace_id
             )
             if parent is None:
                 return None  # the SDK is not tracing this work: neither do we
-        return ModelCall.start(telemetry, model, args, kwargs, stream, parent)
+        return ModelCall.begin(telemetry, model, args, kwargs, stream, parent)
     except Exception:
         log_once("model-start", "agentel: could not start a model span")
         return None
-
-
-def _safely(action: Callable[[], None], key: str) -> None:
-    try:
-        action()
-    except Exception:
-        log_once(key, "agentel: could not record a model call")
 
 
 async def wrap_get_response(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -227,15 +210,29 @@ async def wrap_get_response(wrapped: Any, instance: Any, args: Any, kwargs: Any)
     try:
         response = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        _record(call.node, exc)
-        _safely(call.end, "model-end")
+        record(call.node, exc)
+        safely(call.end, "model-end")
         raise
     finally:
         state.MODEL_CALL.reset(call_token)
         otel_context.detach(token)
-    _safely(lambda: call.succeed(response), "model-response")
-    _safely(call.end, "model-end")
+    safely(lambda: call.succeed_with(response), "model-response")
+    safely(call.end, "model-end")
     return response
+
+
+async def wrap_chat_completions_create(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """The OpenAI client's Chat Completions call made by a model call we trace: the server's
+    completion id and model are seen here only."""
+    result = await wrapped(*args, **kwargs)
+    call = state.MODEL_CALL.get()
+    if call is None:
+        return result
+    try:
+        return call.saw_completion(result)
+    except Exception:
+        log_once("chat-completion", "agentel: could not read a chat completion")
+        return result
 
 
 def wrap_stream_response(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -251,39 +248,22 @@ async def _traced_stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
         async for event in stream:
             yield event
         return
-    span_context = call.node.otel_context()
-    completed = False
-    try:
-        while True:
-            token = otel_context.attach(span_context)
-            call_token = state.MODEL_CALL.set(call)
-            try:
-                event = await stream.__anext__()
-            except StopAsyncIteration:
-                completed = True
-                break
-            finally:
-                state.MODEL_CALL.reset(call_token)
-                otel_context.detach(token)
-            _safely(lambda event=event: call.observe(event), "model-event")
-            yield event
-    except BaseException as exc:
-        if not isinstance(exc, GeneratorExit):
-            _record(call.node, exc)
-        raise
-    finally:
+
+    def on_end(error: BaseException | None, completed: bool) -> None:
+        if error is not None:
+            record(call.node, error)
         if completed:
-            _safely(lambda: call.succeed(None), "model-response")
-        _safely(call.end, "model-end")
-        if not completed:
-            await _close_quietly(stream)
+            safely(lambda: call.succeed_with(None), "model-response")
+        call.end()
 
-
-async def _close_quietly(stream: Any) -> None:
+    traced = traced_async_iterator(
+        call.node.otel_context(), stream, call.observe, on_end, (state.MODEL_CALL, call)
+    )
     try:
-        await stream.aclose()
-    except Exception:
-        log_once("stream-close", "agentel: closing an abandoned model stream failed")
+        async for event in traced:
+            yield event
+    finally:
+        await traced.aclose()
 
 
 # --- tools and handoffs (per instance) ------------------------------------------------------
@@ -342,14 +322,14 @@ def _tool_wrapper(description: str | None) -> Callable[..., Any]:
             return await wrapped(*args, **kwargs)
         result = await _call_within(node, wrapped, args, kwargs)
         if node.content_started:
-            _safely(lambda: _tool_result(node, result), "tool-result")
+            safely(lambda: _tool_result(node, result), "tool-result")
         return result
 
     return invoke_tool
 
 
 def _tool_node(telemetry: Telemetry, args: Any, description: str | None) -> Node | None:
-    node = _current_node(telemetry, state.TOOL)
+    node = _current_node(telemetry, kinds.TOOL)
     if node is None:
         return None
     span = node.span
@@ -393,7 +373,7 @@ def _handoff_wrapper(tool_name: str, description: str | None) -> Callable[..., A
 
 
 def _handoff_node(telemetry: Telemetry, tool_name: str, description: str | None) -> Node | None:
-    node = _current_node(telemetry, state.HANDOFF)
+    node = _current_node(telemetry, kinds.HANDOFF)
     if node is None:
         return None
     node.name = tool_name
@@ -430,9 +410,9 @@ def wrap_tool_failure(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     error = kwargs.get("error")
     if telemetry is not None and isinstance(error, BaseException):
         try:
-            node = _current_node(telemetry, state.TOOL)
+            node = _current_node(telemetry, kinds.TOOL)
             if node is not None:
-                _record(node, error)
+                record(node, error)
         except Exception:
             log_once("tool-failure", "agentel: could not record a tool failure")
     return wrapped(*args, **kwargs)
@@ -440,7 +420,7 @@ def wrap_tool_failure(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
 
 # --- guardrails -----------------------------------------------------------------------------
 def _guardrail_node(telemetry: Telemetry, source: str) -> Node | None:
-    node = _current_node(telemetry, state.GUARDRAIL)
+    node = _current_node(telemetry, kinds.GUARDRAIL)
     if node is not None:
         node.span.set_attribute(sc.GEN_AI_GUARDRAIL_SOURCE, source)
     return node
@@ -472,14 +452,14 @@ def _tool_guardrail_wrapper(source: str) -> Callable[..., Any]:
         except BaseException:
             node.span.end()
             raise
-        _safely(lambda: _finish_tool_guardrail(node, result), "tool-guardrail-end")
+        safely(lambda: _finish_tool_guardrail(node, result), "tool-guardrail-end")
         return result
 
     return run_tool_guardrail
 
 
 def _start_tool_guardrail(telemetry: Telemetry, guardrail: Any, source: str) -> Node | None:
-    parent = telemetry.node_for_sdk_span(get_current_span())
+    parent = state.node_for_sdk_span(telemetry, get_current_span())
     if parent is None:
         return None
     name = guardrail.get_name() if hasattr(guardrail, "get_name") else str(guardrail)
@@ -489,7 +469,7 @@ def _start_tool_guardrail(telemetry: Telemetry, guardrail: Any, source: str) -> 
         sc.GEN_AI_GUARDRAIL_SOURCE: source,
     }
     node = telemetry.start_node(
-        state.GUARDRAIL, f"{sc.OP_APPLY_GUARDRAIL} {name}", "", parent, attributes
+        kinds.GUARDRAIL, f"{sc.OP_APPLY_GUARDRAIL} {name}", "", parent, attributes
     )
     node.name = name
     return node

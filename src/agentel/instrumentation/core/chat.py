@@ -1,0 +1,259 @@
+"""One model call's ``chat`` span, whatever the framework's request and response look like.
+
+A framework's wrapper reads its own objects into plain values (request model, provider,
+settings, tokens, finish reasons, content already in the semconv shapes) and hands them here;
+this module owns the span's shape, the usage sums up the tree and the two model-call metrics.
+It is the hottest path agentel has (one per model turn), so what a model object says about
+itself is read once per model (:func:`cached_profile`), not once per call.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from agentel import semconv as sc
+from agentel.settings import ContentCapture
+
+from .guest import error_type
+from .nodes import CHAT, Node, Tokens, add_usage_up, usage_attributes
+from .telemetry import Telemetry
+
+
+class ChatProfile:
+    """What a model object says about itself: the request model, provider and server."""
+
+    __slots__ = ("attributes", "metric_attributes", "provider", "request_model")
+
+    def __init__(
+        self, request_model: str, provider: str, host: str | None = None, port: int | None = None
+    ) -> None:
+        self.request_model = request_model
+        self.provider = provider
+        self.metric_attributes: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
+            sc.GEN_AI_PROVIDER_NAME: provider,
+            sc.GEN_AI_REQUEST_MODEL: request_model,
+        }
+        if host is not None:
+            self.metric_attributes[sc.SERVER_ADDRESS] = host
+            if port is not None:
+                self.metric_attributes[sc.SERVER_PORT] = port
+        self.attributes = dict(self.metric_attributes)
+
+
+_profiles: weakref.WeakKeyDictionary[Any, ChatProfile] = weakref.WeakKeyDictionary()
+
+
+def cached_profile(model: Any, build: Callable[[Any], ChatProfile]) -> ChatProfile:
+    """The model's profile, built once per model object (a new object gets its own)."""
+    try:
+        profile = _profiles.get(model)
+        if profile is None:
+            profile = _profiles[model] = build(model)
+        return profile
+    except TypeError:  # a model object that cannot be weakly referenced or hashed
+        return build(model)
+
+
+def server_of_url(url: Any) -> tuple[str | None, int | None]:
+    """``server.address`` and ``server.port`` from an httpx URL or a URL string."""
+    if url is None:
+        return None, None
+    if isinstance(url, str):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        host, port, scheme = parts.hostname, parts.port, parts.scheme
+    else:
+        host = getattr(url, "host", None)
+        port = getattr(url, "port", None)
+        scheme = getattr(url, "scheme", "https")
+    if host is None:
+        return None, None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    return host, port
+
+
+_SETTINGS = (
+    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
+    ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
+    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("seed", sc.GEN_AI_REQUEST_SEED),
+)
+
+
+def add_request_settings(attributes: dict[str, Any], read: Callable[[str], Any]) -> None:
+    """The request settings that are set, read by their common names (``temperature``,
+    ``top_p``, ``max_tokens``, ``frequency_penalty``, ``presence_penalty``, ``seed``,
+    ``stop``) through the framework's own ``read``."""
+    for name, attribute in _SETTINGS:
+        value = read(name)
+        if value is not None and isinstance(value, (int, float)):
+            attributes[attribute] = value
+    stop = read("stop")
+    if stop:
+        attributes[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = (
+            (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
+        )
+
+
+def _int_field(obj: Any, name: str) -> int:
+    """An int field of a usage object or dict, read from ``__dict__`` where there is one: a
+    missing field on a pydantic model costs an exception inside ``getattr``."""
+    if obj is None:
+        return 0
+    if isinstance(obj, dict):
+        value = obj.get(name)
+    else:
+        values = getattr(obj, "__dict__", None)
+        value = values.get(name) if values is not None else getattr(obj, name, None)
+    return value if isinstance(value, int) else 0
+
+
+def _sub(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    values = getattr(obj, "__dict__", None)
+    return values.get(name) if values is not None else getattr(obj, name, None)
+
+
+def openai_usage_tokens(usage: Any) -> Tokens:
+    """Tokens from an OpenAI usage object or dict, Responses or Chat Completions shaped
+    (LiteLLM returns the latter): input includes the cached tokens, as both APIs count them."""
+    if usage is None:
+        return (0, 0, 0, 0, 0)
+    if _sub(usage, "input_tokens") is not None or _sub(usage, "output_tokens") is not None:
+        input_details = _sub(usage, "input_tokens_details")
+        output_details = _sub(usage, "output_tokens_details")
+        return (
+            _int_field(usage, "input_tokens"),
+            _int_field(usage, "output_tokens"),
+            _int_field(input_details, "cached_tokens"),
+            _int_field(input_details, "cache_write_tokens"),
+            _int_field(output_details, "reasoning_tokens"),
+        )
+    prompt_details = _sub(usage, "prompt_tokens_details")
+    completion_details = _sub(usage, "completion_tokens_details")
+    return (
+        _int_field(usage, "prompt_tokens"),
+        _int_field(usage, "completion_tokens"),
+        _int_field(prompt_details, "cached_tokens"),
+        _int_field(usage, "cache_creation_input_tokens"),
+        _int_field(completion_details, "reasoning_tokens"),
+    )
+
+
+class ChatCall:
+    """The chat span of one model request, from start to end."""
+
+    __slots__ = ("capture", "first_chunk_at", "metric_attributes", "node", "started", "telemetry")
+
+    def __init__(self, telemetry: Telemetry, node: Node, capture: ContentCapture) -> None:
+        self.telemetry = telemetry
+        self.node = node
+        self.capture = capture
+        self.started = time.perf_counter()
+        self.first_chunk_at: float | None = None
+        self.metric_attributes: dict[str, Any] = {}
+
+    @classmethod
+    def start(
+        cls,
+        telemetry: Telemetry,
+        profile: ChatProfile,
+        parent: Node | None,
+        attributes: dict[str, Any],
+        capture: ContentCapture | None = None,
+    ) -> ChatCall:
+        """Start the span with ``attributes`` (a fresh dict, from ``profile.attributes`` plus
+        the request's settings) under ``parent``; the agent above learns its provider here."""
+        name = f"{sc.OP_CHAT} {profile.request_model}"
+        node = telemetry.start_node(CHAT, name, "", parent, attributes, SpanKind.CLIENT)
+        agent = node.agent
+        if agent is not None and agent.provider is None:
+            agent.provider = profile.provider
+            agent.span.set_attribute(sc.GEN_AI_PROVIDER_NAME, profile.provider)
+        call = cls(telemetry, node, telemetry.content.capture if capture is None else capture)
+        call.metric_attributes = dict(profile.metric_attributes)
+        return call
+
+    # --- content ----------------------------------------------------------------------------
+    def put_content(self, values: dict[str, str]) -> None:
+        """Content on the span, as an event, or both, as the capture mode says."""
+        if self.capture.on_span:
+            self.node.span.set_attributes(values)
+        if self.capture.as_event:
+            self.node.span.add_event(sc.EVENT_CLIENT_INFERENCE_DETAILS, values)
+
+    def record_input(self, values: dict[str, str]) -> None:
+        """The request's content; the agent's first model call also names the agent's input."""
+        self.put_content(values)
+        agent = self.node.agent
+        if agent is not None and not agent.content_started:
+            agent.content_started = True
+            if self.capture.on_span:
+                agent.span.set_attributes(values)
+
+    def record_output(self, values: dict[str, str]) -> None:
+        """The response's content; the agent's output is its last model call's output."""
+        self.put_content(values)
+        agent = self.node.agent
+        if agent is not None and self.capture.on_span:
+            agent.span.set_attributes(values)
+
+    # --- response ---------------------------------------------------------------------------
+    def first_chunk(self) -> None:
+        if self.first_chunk_at is None:
+            self.first_chunk_at = time.perf_counter()
+
+    def succeed(
+        self,
+        tokens: Tokens,
+        finish_reasons: tuple[str, ...],
+        response_id: str | None = None,
+        response_model: str | None = None,
+    ) -> None:
+        """The response's attributes and token metrics; its tokens sum into the tree."""
+        attributes: dict[str, Any] = usage_attributes(tokens)
+        if finish_reasons:
+            attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons
+        if response_id:
+            attributes[sc.GEN_AI_RESPONSE_ID] = response_id
+        if response_model:
+            attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
+            self.metric_attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
+        self.node.span.set_attributes(attributes)
+        add_usage_up(self.node, tokens)
+        self._record_token_metrics(tokens)
+
+    def _record_token_metrics(self, tokens: Tokens) -> None:
+        histogram = self.telemetry.token_usage
+        attributes = dict(self.metric_attributes)
+        attributes[sc.GEN_AI_TOKEN_TYPE] = sc.TOKEN_TYPE_INPUT
+        histogram.record(tokens[0], attributes)
+        attributes = dict(attributes)
+        attributes[sc.GEN_AI_TOKEN_TYPE] = sc.TOKEN_TYPE_OUTPUT
+        histogram.record(tokens[1], attributes)
+
+    def end(self) -> None:
+        """Time to first chunk (streams), the duration metric, then the span's end."""
+        now = time.perf_counter()
+        span = self.node.span
+        if self.first_chunk_at is not None:
+            span.set_attribute(
+                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_at - self.started
+            )
+        if self.node.exception is not None:
+            self.metric_attributes[sc.ERROR_TYPE] = error_type(self.node.exception)
+        self.telemetry.operation_duration.record(now - self.started, self.metric_attributes)
+        span.end()
