@@ -191,7 +191,7 @@ def main() -> None:
         big_server = [fetch(big_url)[0] for _ in range(5)]
         drawn = draw_time(big_url, len(spans), args.draws)
     finally:
-        stop(viewer.process)
+        stop(viewer)
 
     print(f"list page, first request after start: {cold[0]:.1f} ms server")
     print(

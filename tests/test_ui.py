@@ -30,7 +30,6 @@ from viewer_support import (
     XSS_SCRIPT,
     Recorded,
     Viewer,
-    read_line,
     record_runs,
     start_viewer,
     stop,
@@ -73,9 +72,8 @@ def viewer(
     if request.param not in urls:
         pytest.skip(postgres_problem() or "no PostgreSQL")
     running = start_viewer(urls[request.param])
-    running.db = urls[request.param]  # type: ignore[attr-defined]
     yield running
-    stop(running.process)
+    stop(running)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +182,7 @@ def test_new_traces_appear_without_a_reload(viewer: Viewer, page) -> None:
     page.goto(viewer.url + "/?workflow=Live+support")
     expect(page.locator("#rows tr.empty")).to_be_visible()
     run = support_run(seed=int(time.time()), start_ns=time.time_ns(), workflow="Live support")
-    with open_store(viewer.db) as store:  # type: ignore[attr-defined]
+    with open_store(viewer.db) as store:
         store.write_spans(run.spans)  # another process writing while the viewer reads
     expect(_rows(page)).to_have_count(1, timeout=15_000)
     expect(_rows(page).first).to_have_attribute("data-trace-id", run.trace_hex)
@@ -196,7 +194,7 @@ def test_new_traces_appear_without_a_reload(viewer: Viewer, page) -> None:
 def test_waterfall_has_one_row_per_span_nested_and_placed_by_time(
     viewer: Viewer, runs: Recorded, page
 ) -> None:
-    with open_store(viewer.db) as store:  # type: ignore[attr-defined]
+    with open_store(viewer.db) as store:
         tree = store.get_trace(runs.demo)
     assert tree is not None
     page.goto(f"{viewer.url}/trace/{runs.demo}")
@@ -438,7 +436,7 @@ def test_unknown_trace_ids_are_a_404_page(viewer: Viewer, runs: Recorded, page) 
 
 
 def test_no_endpoint_writes(viewer: Viewer, runs: Recorded) -> None:
-    with open_store(viewer.db) as store:  # type: ignore[attr-defined]
+    with open_store(viewer.db) as store:
         before = store.counts()
     for path in ("/", "/rows", f"/trace/{runs.demo}", "/stats", "/compare", "/conversation/x"):
         for method in ("POST", "PUT", "DELETE", "PATCH"):
@@ -446,7 +444,7 @@ def test_no_endpoint_writes(viewer: Viewer, runs: Recorded) -> None:
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request, timeout=10)
             assert refused.value.code == 405, (method, path)
-    with open_store(viewer.db) as store:  # type: ignore[attr-defined]
+    with open_store(viewer.db) as store:
         assert store.counts() == before
 
 
@@ -474,7 +472,7 @@ def test_ctrl_c_stops_the_viewer_cleanly(stores: tuple[dict[str, str], Recorded]
     assert "Ctrl-C to stop" in running.printed
     with urllib.request.urlopen(running.url + "/", timeout=10) as answer:
         assert answer.status == 200
-    code, out, err = stop(running.process)
+    code, out, err = stop(running)
     assert code == 0, err
     assert "Viewer stopped." in out
     assert "Traceback" not in err
@@ -489,7 +487,7 @@ def test_another_host_warns_that_traces_may_be_private(
         assert warning.startswith("Warning: serving on 0.0.0.0")
         assert "private content" in warning
     finally:
-        stop(running.process)
+        stop(running)
 
 
 def _ui(*args: str) -> tuple[int, str]:
@@ -526,17 +524,3 @@ def test_bad_store_and_busy_port_are_one_line_errors(
         code, err = _ui("--db", stores[0]["sqlite"], "ui", "--port", str(port))
     assert code == 1 and err.count("\n") == 1
     assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in err
-
-
-def test_read_line_gives_up_on_a_silent_process() -> None:
-    import subprocess
-    import sys
-
-    silent = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert read_line(silent, timeout=0.2) == ""
-    finally:
-        silent.kill()
-        silent.wait()

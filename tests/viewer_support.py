@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from agents import (
     Agent,
@@ -168,11 +169,43 @@ def record_runs(fake: FakeOpenAI, urls: list[str]) -> Recorded:
     return Recorded(demo, failing, refund, refund_other, hostile_id)
 
 
+class Lines:
+    """The lines a process prints, read on a thread, so a test can wait for the next one
+    with a deadline (a selector on the pipe misses lines already read into its buffer)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def next(self, timeout: float = 30.0) -> str:
+        """The next line, or "" at the end of output or when none comes before the deadline."""
+        try:
+            return self._queue.get(timeout=timeout) or ""
+        except queue.Empty:
+            return ""
+
+    def rest(self) -> str:
+        """Everything printed after the lines taken, once the process has ended."""
+        self._thread.join(timeout=10)
+        lines = []
+        while not self._queue.empty():
+            lines.append(self._queue.get() or "")
+        return "".join(lines)
+
+
 @dataclass
 class Viewer:
     process: subprocess.Popen[str]
+    lines: Lines
     url: str  # without the trailing slash
     printed: str  # everything it printed up to its URL
+    db: str = ""
 
 
 def _env() -> dict[str, str]:
@@ -181,16 +214,6 @@ def _env() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("AGENTEL_", "OTEL_", "CELESTO_")) and k != "OPENAI_API_KEY"
     }
-
-
-def read_line(process: subprocess.Popen[str], timeout: float = 30.0) -> str:
-    """The next line the process prints, or "" if it prints none before the deadline."""
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            return ""
-    return process.stdout.readline()
 
 
 def start_viewer(db: str, *args: str) -> Viewer:
@@ -202,26 +225,31 @@ def start_viewer(db: str, *args: str) -> Viewer:
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
+    lines = Lines(process.stdout)
     printed = ""
-    line = read_line(process)
+    line = lines.next()
     while line and "http://" not in line:  # a warning may come first
         printed += line
-        line = read_line(process)
+        line = lines.next()
     printed += line
+    viewer = Viewer(process, lines, "", printed, db)
     if "http://" not in line:
-        _, out, err = stop(process)
+        _, out, err = stop(viewer)
         raise AssertionError(f"agentel ui did not start: {printed + out + err!r}")
-    url = line[line.index("http://") :].split()[0].rstrip("/")
-    return Viewer(process, url, printed)
+    viewer.url = line[line.index("http://") :].split()[0].rstrip("/")
+    return viewer
 
 
-def stop(process: subprocess.Popen[str], timeout: float = 15.0) -> tuple[int, str, str]:
+def stop(viewer: Viewer, timeout: float = 15.0) -> tuple[int, str, str]:
     """Ctrl-C, as a person stops it; returns (exit status, stdout after, stderr)."""
+    process = viewer.process
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
     try:
-        out, err = process.communicate(timeout=timeout)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, err = process.communicate()
-    return process.returncode, out or "", err or ""
+        process.wait()
+    err = process.stderr.read() if process.stderr else ""
+    return process.returncode, viewer.lines.rest(), err or ""
