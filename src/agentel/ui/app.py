@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentel.store import TraceStore
-from agentel.store.query import GROUP_BY_CHOICES
-from agentel.ui import charts, filters, views
-from agentel.ui.compare import compare
+from agentel.ui import views
+from agentel.ui.pages import Pages
 
 HERE = Path(__file__).parent
 logger = logging.getLogger("agentel.ui")
@@ -45,9 +44,6 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
-STATS_PERIODS = {"1h": 1, "24h": 24, "7d": 24 * 7, "30d": 24 * 30}
-STATS_TABLES = tuple(k for k in GROUP_BY_CHOICES if k != "conversation")
-NAME_KINDS = ("workflow", "agent", "model", "tool")
 
 
 class Headers:
@@ -101,195 +97,31 @@ def create_app(
     """The viewer over ``store``; ``allowed_hosts`` are the Host headers it answers."""
     env = _environment()
 
-    def page(
+    def render(
         request: Request, template: str, status_code: int = 200, **context: Any
     ) -> HTMLResponse:
         body = env.get_template(template).render(request=request, **context)
         return HTMLResponse(body, status_code=status_code)
 
-    def list_context(request: Request) -> dict[str, Any]:
-        try:
-            query = filters.parse(request.query_params)
-        except filters.FilterError as exc:
-            return {"error": str(exc), "values": dict(request.query_params), "traces": []}
-        found = store.get_traces(
-            **query.arguments, limit=filters.PAGE_SIZE + 1, offset=query.offset
-        )
-        more = len(found) > filters.PAGE_SIZE
-        found = found[: filters.PAGE_SIZE]
-        return {
-            "error": None,
-            "values": query.values,
-            "traces": found,
-            "agents": store.trace_agents([t.trace_id for t in found]),
-            "offset": query.offset,
-            "more": more,
-            "filtered": query.active,
-        }
-
-    def trace_list(request: Request) -> Response:
-        context = list_context(request)
-        status = 400 if context["error"] else 200
-        return page(
-            request,
-            "list.html",
-            status,
-            names={kind: store.names(kind) for kind in NAME_KINDS},
-            page_size=filters.PAGE_SIZE,
-            query_string=_without(request, "offset"),
-            **context,
-        )
-
-    def trace_rows(request: Request) -> Response:
-        """The list's rows alone, which the page polls for new traces."""
-        context = list_context(request)
-        if context["error"]:
-            return Response(context["error"], status_code=400, media_type="text/plain")
-        return page(request, "rows.html", **context)
-
-    def load_trace(trace_id: str) -> Any:
-        tree = store.get_trace(trace_id) if _is_hex(trace_id) else None
-        if tree is None:
-            raise HTTPException(404, f"No trace with the id {trace_id!r} is in this store.")
-        return tree
-
-    def trace_page(request: Request) -> Response:
-        tree = load_trace(request.path_params["trace_id"])
-        rows, total_ms = views.waterfall(tree)
-        selected = request.query_params.get("span")
-        chosen = next((s for s in tree.spans if s.span_id == selected), None)
-        others = (
-            [
-                t
-                for t in store.get_traces(workflow=tree.summary.workflow, limit=30)
-                if t.trace_id != tree.summary.trace_id
-            ]
-            if tree.summary.workflow
-            else []
-        )
-        return page(
-            request,
-            "trace.html",
-            tree=tree,
-            summary=tree.summary,
-            rows=rows,
-            total_ms=total_ms,
-            ticks=views.axis_ticks(total_ms),
-            details=views.span_details(chosen, _origin(tree)) if chosen else None,
-            conversation=views.conversation(tree),
-            path=views.agent_path(tree),
-            totals=views.agent_totals(tree),
-            capture_hint=views.CAPTURE_HINT,
-            others=others,
-        )
-
-    def span_fragment(request: Request) -> Response:
-        """One span's details, read alone: a click costs the same in a trace of 2,000 spans."""
-        trace_id = request.path_params["trace_id"]
-        span_id = request.path_params["span_id"]
-        summary = store.get_summary(trace_id) if _is_hex(trace_id) else None
-        span = store.get_span(summary.trace_id, span_id) if summary and _is_hex(span_id) else None
-        if span is None:
-            raise HTTPException(404, f"No span {span_id!r} in trace {trace_id!r}.")
-        return page(request, "span.html", d=views.span_details(span, summary.start_ns))
-
-    def conversation_page(request: Request) -> Response:
-        conversation_id = request.path_params["conversation_id"]
-        found = list(reversed(store.get_traces(conversation_id=conversation_id, limit=200)))
-        if not found:
-            raise HTTPException(404, f"No trace belongs to the conversation {conversation_id!r}.")
-        turns = []
-        for summary in found:
-            tree = store.get_trace(summary.trace_id)
-            if tree is not None:
-                turns.append((summary, views.conversation(tree), views.agent_path(tree)))
-        return page(
-            request,
-            "conversation.html",
-            conversation_id=conversation_id,
-            turns=turns,
-            capture_hint=views.CAPTURE_HINT,
-        )
-
-    def stats_page(request: Request) -> Response:
-        period = request.query_params.get("period", "24h")
-        if period not in STATS_PERIODS:
-            choices = ", ".join(STATS_PERIODS)
-            raise HTTPException(400, f"period={period!r} is not one of {choices}")
-        since = timedelta(hours=STATS_PERIODS[period])
-        timeline = store.timeline(since, buckets=48 if period != "1h" else 60)
-        fmt = "%H:%M" if period in ("1h", "24h") else "%m-%d %H:%M"
-        labels = [
-            datetime.fromtimestamp(row.start_ns / 1e9, tz=timezone.utc).strftime(fmt)
-            for row in timeline
-        ]
-        plots = [
-            charts.bar_chart("Runs", [r.runs for r in timeline], labels),
-            charts.bar_chart(
-                "Error rate", [100 * r.error_rate for r in timeline], labels, "{:.0f} %"
-            ),
-            charts.line_chart(
-                "Latency (ms)",
-                [
-                    ("p50", "p50", [r.p50_ms for r in timeline]),
-                    ("p95", "p95", [r.p95_ms for r in timeline]),
-                ],
-                labels,
-            ),
-            charts.bar_chart(
-                "Tokens", [r.input_tokens + r.output_tokens for r in timeline], labels
-            ),
-            charts.bar_chart("Cost (USD)", [r.cost_usd for r in timeline], labels, "${:,.4f}"),
-        ]
-        tables = [(group, store.stats(group, since=since)) for group in STATS_TABLES]  # type: ignore[arg-type]
-        return page(
-            request,
-            "stats.html",
-            period=period,
-            periods=list(STATS_PERIODS),
-            plots=plots,
-            tables=tables,
-            total_runs=sum(r.runs for r in timeline),
-        )
-
-    def compare_page(request: Request) -> Response:
-        a_id = request.query_params.get("a", "").strip()
-        b_id = request.query_params.get("b", "").strip()
-        first = load_trace(a_id) if a_id else None
-        second = load_trace(b_id) if b_id else None
-        workflow = (first or second).summary.workflow if (first or second) else None
-        candidates = store.get_traces(workflow=workflow, limit=50)
-        return page(
-            request,
-            "compare.html",
-            first=first,
-            second=second,
-            rows=compare(first, second) if first and second else [],
-            candidates=candidates,
-            a_id=first.summary.trace_id if first else "",
-            b_id=second.summary.trace_id if second else "",
-            paths=[views.agent_path(t) if t else [] for t in (first, second)],
-        )
-
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return page(
-            request, "error.html", exc.status_code, message=exc.detail, code=exc.status_code
-        )
+        code = exc.status_code
+        return render(request, "error.html", code, message=exc.detail, code=code)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         logger.error("error serving %s", request.url.path, exc_info=exc)
         message = f"The viewer could not read the store: {type(exc).__name__}: {exc}"
-        return page(request, "error.html", 500, message=message, code=500)
+        return render(request, "error.html", 500, message=message, code=500)
 
+    pages = Pages(store, render)
     routes = [
-        Route("/", trace_list),
-        Route("/rows", trace_rows),
-        Route("/trace/{trace_id}", trace_page),
-        Route("/trace/{trace_id}/span/{span_id}", span_fragment),
-        Route("/conversation/{conversation_id:path}", conversation_page),
-        Route("/stats", stats_page),
-        Route("/compare", compare_page),
+        Route("/", pages.trace_list),
+        Route("/rows", pages.trace_rows),
+        Route("/trace/{trace_id}", pages.trace_page),
+        Route("/trace/{trace_id}/span/{span_id}", pages.span_fragment),
+        Route("/conversation/{conversation_id:path}", pages.conversation_page),
+        Route("/stats", pages.stats_page),
+        Route("/compare", pages.compare_page),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
@@ -300,17 +132,3 @@ def create_app(
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
-
-
-def _origin(tree: Any) -> int:
-    return min((s.start_ns for s in tree.spans), default=tree.summary.start_ns)
-
-
-def _is_hex(text: str) -> bool:
-    return 0 < len(text) <= 32 and all(c in "0123456789abcdefABCDEF" for c in text)
-
-
-def _without(request: Request, key: str) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode([(k, v) for k, v in request.query_params.multi_items() if k != key and v])

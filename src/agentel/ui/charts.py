@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agentel.store.model import TimelineRow
+
 WIDTH, HEIGHT = 560, 150
 PAD_LEFT, PAD_BOTTOM, PAD_TOP = 48, 20, 8
 
@@ -95,3 +97,21 @@ def line_chart(
         x_labels=_x_labels(labels, slot),
         legend=[(css, label) for css, label, _ in series],
     )
+
+
+def timeline_charts(timeline: Sequence[TimelineRow], labels: Sequence[str]) -> list[Chart]:
+    """The stats page's plots: runs, error rate, p50/p95 latency, tokens and cost."""
+    return [
+        bar_chart("Runs", [r.runs for r in timeline], labels),
+        bar_chart("Error rate", [100 * r.error_rate for r in timeline], labels, "{:.0f} %"),
+        line_chart(
+            "Latency (ms)",
+            [
+                ("p50", "p50", [r.p50_ms for r in timeline]),
+                ("p95", "p95", [r.p95_ms for r in timeline]),
+            ],
+            labels,
+        ),
+        bar_chart("Tokens", [r.input_tokens + r.output_tokens for r in timeline], labels),
+        bar_chart("Cost (USD)", [r.cost_usd for r in timeline], labels, "${:,.4f}"),
+    ]
