@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 
 from agentel.store import TraceStore, open_store
@@ -89,3 +92,22 @@ def test_get_summary_reads_the_trace_row_alone(store: TraceStore) -> None:
     )
     assert summary.start_ns == min(s.start_time for s in run.spans)
     assert store.get_summary("f" * 32) is None
+
+
+def test_stats_of_a_recent_period_in_a_larger_store(store: TraceStore) -> None:
+    """A period holding few of the traces is read through them; the figures are the same."""
+    for seed in range(8):
+        store.write_spans(support_run(seed=40 + seed, start_ns=BASE_NS + seed * 10**6).spans)
+    recent = support_run(seed=50, start_ns=time.time_ns() - 60 * 10**9)
+    store.write_spans(recent.spans)
+    last_hour = timedelta(hours=1)
+    agents = {row.key: row for row in store.stats("agent", since=last_hour)}
+    assert sorted(agents) == ["Billing", "Triage"]
+    assert (agents["Triage"].runs, agents["Triage"].input_tokens) == (1, 1000)
+    assert (agents["Billing"].runs, agents["Billing"].input_tokens) == (1, 2000)
+    models = {row.key: row.runs for row in store.stats("model", since=last_hour)}
+    assert models == {"gpt-4o": 1, "gpt-4o-mini": 1}
+    tools = {row.key: row.runs for row in store.stats("tool", since=last_hour)}
+    assert tools == {"lookup_order": 1, "transfer_to_billing": 1, "issue_refund": 1}
+    everything = {row.key: row.runs for row in store.stats("tool")}
+    assert everything["lookup_order"] == 9

@@ -355,9 +355,19 @@ class TraceStore(ABC):
     def stats(self, group_by: query.GroupBy = "agent", since: When | None = None) -> list[StatsRow]:
         """Runs, errors, p50/p95 latency, tokens and cost per agent, model, tool,
         conversation or workflow, for runs that started after ``since``."""
-        reads = query.stats_queries(group_by, query.to_ns(since))
+        since_ns = query.to_ns(since)
+        reads = query.stats_queries(group_by, since_ns, self._holds_few(since_ns))
         results = [self._read(sql, params) for sql, params in reads]
         return query.aggregate_stats(results[0], results[1] if len(results) > 1 else ())
+
+    def _holds_few(self, since_ns: int | None) -> bool:
+        """Whether the traces started since ``since_ns`` are a small share of all (two
+        counts on the start index)."""
+        if since_ns is None:
+            return False
+        recent = self._read("SELECT COUNT(*) FROM traces WHERE start_ns >= ?", (since_ns,))
+        total = self._read("SELECT COUNT(*) FROM traces")
+        return int(recent[0][0]) <= query.NARROW_SHARE * int(total[0][0])
 
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
         """One span of a trace (full trace id, span id as 16 hex digits), or None."""

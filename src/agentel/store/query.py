@@ -167,8 +167,14 @@ _SPAN_GROUPS = {
 _TRACE_GROUPS = {"conversation": "conversation_id", "workflow": "workflow"}
 
 
-def stats_queries(group_by: str, since_ns: int | None) -> list[tuple[str, list[Any]]]:
+def stats_queries(
+    group_by: str, since_ns: int | None, through_traces: bool = False
+) -> list[tuple[str, list[Any]]]:
     """The one or two reads whose rows :func:`aggregate_stats` turns into stats.
+
+    ``through_traces`` reaches the period's spans through their traces, by primary key:
+    spans have no time index, so this is worth it when the period holds a small part of the
+    store, and slower than reading every span when it holds most of it.
 
     Each returns (key, duration_ms, is_error, input_tokens, output_tokens, cost_usd, priced)
     per run; for agents a second read gives the model calls made directly by each agent
@@ -188,9 +194,8 @@ def stats_queries(group_by: str, since_ns: int | None) -> list[tuple[str, list[A
         choices = ", ".join(GROUP_BY_CHOICES)
         raise ValueError(f"group_by={group_by!r} is not one of {choices}")
     column, operation = _SPAN_GROUPS[group_by]
-    if since_ns is not None:
-        # Spans have no time index: reach the period's spans through their traces (a span
-        # that starts after ``since`` belongs to a trace that ends after it), by primary key.
+    if since_ns is not None and through_traces:
+        # a span that starts after ``since`` belongs to a trace that ends after it
         since += " AND {alias}trace_seq IN (SELECT trace_seq FROM traces WHERE end_ns >= ?)"
         since_params.append(since_ns)
     own_usage = group_by == "model"
@@ -262,6 +267,8 @@ def aggregate_stats(
     result.sort(key=lambda row: (-row.runs, row.key))
     return result
 
+
+NARROW_SHARE = 0.25  # the most of all traces a period may hold to be read through its traces
 
 # --- names -----------------------------------------------------------------------------------
 
