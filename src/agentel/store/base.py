@@ -356,7 +356,9 @@ class TraceStore(ABC):
         """Runs, errors, p50/p95 latency, tokens and cost per agent, model, tool,
         conversation or workflow, for runs that started after ``since``."""
         since_ns = query.to_ns(since)
-        reads = query.stats_queries(group_by, since_ns, self._holds_few(since_ns))
+        reads = query.stats_queries(
+            group_by, since_ns, self._holds_few(since_ns), self.dialect.name
+        )
         results = [self._read(sql, params) for sql, params in reads]
         return query.aggregate_stats(results[0], results[1] if len(results) > 1 else ())
 
