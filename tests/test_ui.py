@@ -517,6 +517,9 @@ def test_bad_store_and_busy_port_are_one_line_errors(
     assert code == 1 and err.count("\n") == 1
     assert f"cannot open the trace store {junk}" in err and "not a database" in err
 
+    code, err = _ui("--db", stores[0]["sqlite"], "ui", "--port", "70000")
+    assert code == 2 and "'--port': 70000 is not in the range 0<=x<=65535" in err
+
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -384,7 +384,13 @@ def stats(ctx: click.Context, group_by: str, since: datetime | timedelta | None)
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8320, show_default=True, help="Port (0: any free port).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8320,
+    show_default=True,
+    help="Port (0: any free port).",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the viewer in a browser.")
 @click.pass_context
 def ui(ctx: click.Context, host: str, port: int, open_browser: bool) -> None:
@@ -392,6 +398,11 @@ def ui(ctx: click.Context, host: str, port: int, open_browser: bool) -> None:
 
     Read-only, on this machine only unless --host says otherwise. Works while an app
     writes to the same store.
+
+    \b
+    Examples:
+      agentel ui --open
+      agentel --db 'postgresql://user@host/db?schema=agentel' ui --port 9000
     """
     try:
         from agentel.ui.serve import PortInUseError, serve
