@@ -88,7 +88,6 @@ class WaterfallRow:
     kind: str
     left_pct: float
     width_pct: float
-    offset_ms: float
     error: bool
 
     @property
@@ -124,7 +123,6 @@ def waterfall(tree: TraceTree) -> tuple[list[WaterfallRow], float]:
             kind=span_kind(span),
             left_pct=100.0 * (span.start_ns - origin) / total,
             width_pct=max(100.0 * (span.end_ns - span.start_ns) / total, 0.15),
-            offset_ms=(span.start_ns - origin) / 1e6,
             error=span.status == "ERROR",
         )
         for span, depth in walk(tree.roots)
@@ -214,7 +212,6 @@ def has_content(span: SpanRecord) -> bool:
 class SpanDetails:
     span: SpanRecord
     kind: str
-    offset_ms: float
     overview: list[tuple[str, str]]
     usage: list[tuple[str, str]]
     model: list[tuple[str, str]]
@@ -341,7 +338,6 @@ def span_details(span: SpanRecord, trace_start_ns: int) -> SpanDetails:
     return SpanDetails(
         span=span,
         kind=kind,
-        offset_ms=(span.start_ns - trace_start_ns) / 1e6,
         overview=overview,
         usage=usage,
         model=model,
