@@ -188,6 +188,18 @@ def test_new_traces_appear_without_a_reload(viewer: Viewer, page) -> None:
     expect(_rows(page).first).to_have_attribute("data-trace-id", run.trace_hex)
 
 
+def test_a_running_trace_fills_in_as_its_spans_arrive(viewer: Viewer, page) -> None:
+    run = support_run(seed=int(time.time()) + 1, start_ns=time.time_ns(), workflow="Growing")
+    with open_store(viewer.db) as store:
+        store.write_spans(run.spans[:3])  # the first spans of a run that is still going
+        page.goto(f"{viewer.url}/trace/{run.trace_hex}")
+        expect(page.locator(".trace-head .badge.running")).to_be_visible()
+        expect(page.locator("#waterfall .span-row")).to_have_count(3)
+        store.write_spans(run.spans[3:])
+    expect(page.locator("#waterfall .span-row")).to_have_count(len(run.spans), timeout=15_000)
+    expect(page.locator(".trace-head .badge.running")).to_have_count(0)
+
+
 # --- the trace page --------------------------------------------------------------------------
 
 

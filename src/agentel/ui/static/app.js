@@ -42,6 +42,12 @@
     poll();
   }
 
+  // Trace page of a run still going: load it again until its root span has arrived.
+  const running = document.querySelector(".trace-head[data-running]");
+  if (running) {
+    window.setTimeout(() => window.location.reload(), POLL_MS);
+  }
+
   // Trace page: clicking a span shows its details beside the waterfall.
   const waterfall = document.getElementById("waterfall");
   const details = document.getElementById("details");
