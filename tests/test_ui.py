@@ -539,3 +539,27 @@ def test_bad_store_and_busy_port_are_one_line_errors(
         code, err = _ui("--db", stores[0]["sqlite"], "ui", "--port", str(port))
     assert code == 1 and err.count("\n") == 1
     assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_demo_names_the_viewer_command_without_the_password() -> None:
+    import subprocess
+
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    base = os.environ["AGENTEL_TEST_POSTGRES_URL"].replace("://postgres@", "://postgres:hunter2@")
+    url = f"{base}?schema=viewer_demo_{os.getpid()}"
+    try:
+        result = subprocess.run(
+            [*AGENTEL, "--db", url, "demo"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_plain_env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert "hunter2" not in result.stdout + result.stderr
+        masked = url.replace(":hunter2@", ":***@")
+        assert f"See it in the browser: run `agentel --db {masked} ui`" in result.stdout
+    finally:
+        drop_schema(url)

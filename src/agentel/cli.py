@@ -185,17 +185,17 @@ def demo(ctx: click.Context, no_content: bool) -> None:
     result = run_demo(db, capture_content=not no_content)
     click.echo(f"Final answer: {result.final_output}\n")
     if result.trace_id is None:
-        raise click.ClickException(f"the run finished but no trace arrived in {url}")
+        raise click.ClickException(f"the run finished but no trace arrived in {_masked('', url)}")
     with _open(ctx) as store:
         tree = store.get_trace(result.trace_id)
     assert tree is not None
     click.echo("\n".join(fmt.trace_header(tree)) + "\n")
     click.echo(fmt.trace_tree(tree))
     click.echo(
-        f"\nRecorded in {url}. Next: `agentel show --last --content` for the messages, "
-        "`agentel traces`, `agentel stats --by agent`."
+        f"\nRecorded in {_masked('', url)}. Next: `agentel show --last --content` for the "
+        "messages, `agentel traces`, `agentel stats --by agent`."
     )
-    viewer = "agentel ui" if db is None else f"agentel --db {db} ui"
+    viewer = "agentel ui" if db is None else f"agentel --db {_masked('', db)} ui"
     click.echo(
         f"See it in the browser: run `{viewer}` and open "
         f"http://127.0.0.1:8320/trace/{result.trace_id}"
