@@ -266,6 +266,7 @@ def setup(
     exit_flush_timeout: float | None = None,
     instrument: bool = True,
     keep_openai_export: bool | None = None,
+    keep_agentor_export: bool | None = None,
     _auto: bool = False,
 ) -> Pipeline:
     """Build (or join) the tracing pipeline and instrument every installed framework.
@@ -326,7 +327,9 @@ def setup(
         )
         pipeline._owns_tracer_provider = pipeline._owns_tracer_provider or inherited
         if instrument:
-            pipeline.instrumented = _instrument(pipeline, config, keep_openai_export)
+            pipeline.instrumented = _instrument(
+                pipeline, config, keep_openai_export, keep_agentor_export
+            )
         atexit.register(pipeline._at_exit)
         _current = pipeline
         return pipeline
@@ -399,7 +402,10 @@ def _warn_unused_on_join(
 
 
 def _instrument(
-    pipeline: Pipeline, config: s.PipelineSettings, keep_openai_export: bool | None
+    pipeline: Pipeline,
+    config: s.PipelineSettings,
+    keep_openai_export: bool | None,
+    keep_agentor_export: bool | None = None,
 ) -> list[str]:
     """Instrument installed frameworks; a framework's failure must not fail setup()."""
     from agentel import instrument as instrument_frameworks
@@ -416,6 +422,8 @@ def _instrument(
     }
     if keep_openai_export is not None:
         kwargs["keep_openai_export"] = keep_openai_export
+    if keep_agentor_export is not None:
+        kwargs["keep_agentor_export"] = keep_agentor_export
     try:
         return instrument_frameworks(**kwargs)
     except Exception as error:
