@@ -16,8 +16,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from agentel import backends as exports
 from agentel import semconv as sc
-from agentel.instrumentation.core import exports, nodes
+from agentel.instrumentation.core import nodes
 from agentel.instrumentation.core.chat import litellm_provider
 from agentel.instrumentation.core.guest import StreamPlan, traced_when_started
 from agentel.instrumentation.core.telemetry import Telemetry

@@ -23,9 +23,9 @@ from collections.abc import Mapping, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentel import backends as exports
 from agentel import settings as s
 from agentel.export.celesto_format import is_root, is_workflow, to_items
-from agentel.instrumentation.core import exports
 from agentel.version import __version__
 
 _log = logging.getLogger(__name__)

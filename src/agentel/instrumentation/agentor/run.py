@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agentel import backends as exports
 from agentel import content
 from agentel import semconv as sc
-from agentel.instrumentation.core import exports
 from agentel.instrumentation.core.attributes import metadata_attributes
 from agentel.instrumentation.core.guest import StreamPlan, argument, log_once, traced_when_started
 from agentel.instrumentation.core.nodes import AGENT, TOOL, mark_error

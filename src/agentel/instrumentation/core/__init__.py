@@ -14,8 +14,6 @@ converters its framework alone needs; the mechanisms live here:
 - :mod:`.chat_messages`: Chat Completions style messages in the semconv content shapes.
 - :mod:`.attributes`: attribute values several frameworks build alike (run metadata, a
   tool's result).
-- :mod:`.exports`: which backends agentel's exporters are sending to, so a framework's own
-  exporter for the same backend can stand down.
 - :mod:`.patching`: wrapt patches on a framework's classes (model class trees included),
   recorded so that ``uninstrument()`` restores every one.
 

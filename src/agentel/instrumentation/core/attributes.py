@@ -9,15 +9,13 @@ from agentel import content
 from agentel import semconv as sc
 
 
-def metadata_attributes(metadata: Any) -> dict[str, Any]:
-    """A run's or trace's metadata as ``agentel.metadata.<key>`` attributes; values that
-    are not attribute types become their text."""
+def metadata_attributes(metadata: Any, prefix: str = sc.AGENTEL_METADATA_PREFIX) -> dict[str, Any]:
+    """A run's or trace's metadata as ``agentel.metadata.<key>`` attributes (or under another
+    prefix of ours); values that are not attribute types become their text."""
     if not isinstance(metadata, Mapping):
         return {}
     return {
-        sc.AGENTEL_METADATA_PREFIX + str(key): (
-            value if isinstance(value, (str, bool, int, float)) else str(value)
-        )
+        prefix + str(key): (value if isinstance(value, (str, bool, int, float)) else str(value))
         for key, value in metadata.items()
     }
 

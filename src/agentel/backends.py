@@ -4,7 +4,9 @@ A framework may have an exporter of its own for the same backend (Agentor upload
 to Celesto itself); its instrumentor asks here so a run is not sent twice. agentel's exporter
 for a backend announces itself when it is made, however it was made (``agentel.setup()``,
 ``opentelemetry-instrument`` with ``OTEL_TRACES_EXPORTER``, the user's own code), and
-withdraws when it shuts down or is collected.
+withdraws when it shuts down or is collected. It sits beside ``settings`` because both the
+exporters (which announce) and the instrumentors (which ask) use it, and neither layer may
+import the other.
 """
 
 from __future__ import annotations
