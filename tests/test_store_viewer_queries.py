@@ -66,7 +66,7 @@ def test_timeline_buckets_runs_over_time(store: TraceStore) -> None:
         run = TraceBuilder(seed=30 + hour * 10 + duration, start_ns=BASE_NS + hour * HOUR_NS)
         agent = run.agent("A", error=error)
         run.chat(agent, input_tokens=10, output_tokens=1)
-        store.write_spans(run.finish(duration_ms=duration))
+        store.write_spans(run.finish(duration_ms=duration, error=error))  # the run failed
     rows = store.timeline(BASE_NS, until=BASE_NS + 4 * HOUR_NS, buckets=4)
     assert [r.start_ns for r in rows] == [BASE_NS + i * HOUR_NS for i in range(4)]
     assert [r.runs for r in rows] == [2, 0, 1, 0]
