@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import click
 
 from agentel import cli_format as fmt
+from agentel.redact import mask_text, mask_url, url_secrets
 from agentel.settings import (
     DEFAULT_CELESTO_BASE_URL,
     ENV_CELESTO_BASE_URL,
@@ -120,7 +121,8 @@ def _open(ctx: click.Context, *, must_exist: bool = True) -> TraceStore:
     except click.ClickException:
         raise
     except Exception as exc:  # a database that cannot be reached: say which, and why
-        raise click.ClickException(f"cannot open the trace store {db or url}: {exc}") from None
+        shown = mask_text(f"{db or url}: {exc}", url_secrets(db or url))
+        raise click.ClickException(f"cannot open the trace store {shown}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -486,7 +488,7 @@ _SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "HEADERS", "AUTH")
 def _masked(name: str, value: str) -> str:
     if any(word in name.upper() for word in _SECRET_WORDS):
         return f"set ({len(value)} characters, hidden)"
-    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", value)
+    return mask_url(value)
 
 
 _OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -502,7 +504,8 @@ def _check_otlp(pipeline: PipelineSettings) -> tuple[bool, str, str]:
         return False, "otlp", str(exc)
     grpc = pipeline.otlp_protocol == "grpc"
     endpoint = target.endpoint or _default_otlp_url(grpc)
-    label = f"otlp {endpoint}" + (f" ({pipeline.otlp_preset})" if pipeline.otlp_preset else "")
+    preset = f" ({pipeline.otlp_preset})" if pipeline.otlp_preset else ""
+    label = f"otlp {mask_url(endpoint)}{preset}"
     ok, detail = _accepts_connections(endpoint) if grpc else _answers(endpoint)
     return ok, label, detail
 
@@ -561,7 +564,7 @@ def doctor(ctx: click.Context) -> None:
                 True, "store", f"schema v{store.schema_version}, {traces_n} traces, {spans_n} spans"
             )
     except Exception as exc:
-        report(False, "store", str(exc))
+        report(False, "store", mask_text(str(exc), url_secrets(db or os.environ.get(ENV_DB, ""))))
     pricing = os.environ.get(ENV_PRICING_FILE)
     click.echo("  prices: bundled table" + (f" + {pricing}" if pricing else ""))
 
@@ -579,7 +582,7 @@ def doctor(ctx: click.Context) -> None:
     if "celesto" in names:
         base = os.environ.get(ENV_CELESTO_BASE_URL) or DEFAULT_CELESTO_BASE_URL
         ok, detail = _answers(base)
-        report(ok, f"celesto {base}", detail)
+        report(ok, f"celesto {mask_url(base)}", detail)
     for name in names:
         if name in ("sqlite", "postgres"):
             click.echo(f"  {name}: writes to the trace store above")

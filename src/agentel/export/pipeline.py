@@ -14,7 +14,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -23,27 +24,32 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from agentel import semconv as sc
 from agentel import settings as s
 from agentel.export import metrics as metrics_setup
-from agentel.export import registry
+from agentel.export import registry, spool
 from agentel.export.delivery import (
     CountingBatchSpanProcessor,
+    CountingSimpleSpanProcessor,
     DeliveryStats,
     FanOutProcessor,
     GuardedExporter,
     quiet_repeated_exporter_logs,
+    run_all_bounded,
     run_bounded,
 )
 from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
+from agentel.export.spooler import Spooler
+from agentel.redact import mask_url
 
 _log = logging.getLogger(__name__)
 _lock = threading.RLock()
 _current: Pipeline | None = None
 
+DEFAULT_EXPORT_TIMEOUT = 30.0
 _OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
@@ -58,7 +64,7 @@ class Pipeline:
         meter_provider: MeterProvider | None,
         owns_meter_provider: bool,
         exporters: Sequence[registry.NamedExporter],
-        stats: Sequence[DeliveryStats],
+        lanes: Sequence[_Lane],
         fan_out: FanOutProcessor | None,
         exit_flush_timeout: float,
         auto: bool = False,
@@ -70,7 +76,8 @@ class Pipeline:
         self._owns_tracer_provider = owns_tracer_provider
         self._owns_meter_provider = owns_meter_provider
         self._exporters = {named.name: named.exporter for named in exporters}
-        self._stats = {stat.name: stat for stat in stats}
+        self._lanes = tuple(lanes)
+        self._stats = {lane.stats.name: lane.stats for lane in lanes}
         self._fan_out = fan_out
         self._exit_flush_timeout = exit_flush_timeout
         self._auto = auto
@@ -87,31 +94,35 @@ class Pipeline:
 
     @property
     def delivery(self) -> dict[str, DeliveryStats]:
-        """Per exporter: spans exported, failed and dropped from a full queue."""
-        return dict(self._stats)
+        """Per exporter: spans produced, exported, spooled, failed, dropped and abandoned
+        (consistent copies; they always add up, with ``pending`` while spans are queued)."""
+        return {name: stat.snapshot() for name, stat in self._stats.items()}
 
     @property
     def undelivered_spans(self) -> int:
-        """Spans that could not be sent, over all exporters."""
+        """Spans that will not reach their backend (failed, dropped, abandoned), over all
+        exporters; spooled spans are not among them."""
         return sum(stat.undelivered for stat in self._stats.values())
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export every finished span (and metric) now; wait at most ``timeout_millis``."""
-        return bool(run_bounded(self._flush_all, timeout_millis / 1000, "flush"))
+        """Export every finished span (and metric) now, and send what the spools hold if the
+        backends answer; wait at most ``timeout_millis``."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        return all(self._flush_all(deadline))
 
-    def _flush_all(self) -> bool:
-        done = True
+    def _flush_all(self, deadline: float) -> list[bool]:
+        """Every exporter at once, each on its own thread: a hung one holds up no other."""
+        jobs: list[Callable[[], bool]] = []
         if self._fan_out is not None and not self._fan_out.closed:
-            done = self._fan_out.force_flush() and done
-            # The SDK's base SpanExporter.force_flush returns None: only False is a failure.
-            flushed = [e.force_flush() is not False for e in self._exporters.values()]
-            done = all(flushed) and done
+            jobs.extend(lane.flusher(deadline) for lane in self._lanes)
         if self.meter_provider is not None:
-            done = bool(self.meter_provider.force_flush()) and done
-        return done
+            jobs.append(lambda: bool(self.meter_provider.force_flush()))  # type: ignore[union-attr]
+        results = run_all_bounded(jobs, max(deadline - time.monotonic(), 0.0), "flush")
+        return [result is True for result in results]
 
     def shutdown(self, timeout_millis: int | None = None) -> None:
-        """Flush, then close what this pipeline added or built; bounded by the timeout."""
+        """Flush every exporter in parallel for at most the exit timeout in total; then spool
+        what is left (or count it abandoned) and close what this pipeline added or built."""
         global _current
         with _lock:
             if self._closed:
@@ -122,7 +133,9 @@ class Pipeline:
         atexit.unregister(self._at_exit)
         timeout = self._exit_flush_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + timeout
-        run_bounded(self._flush_all, timeout, "flush")
+        self._flush_all(deadline)
+        for lane in self._lanes:
+            lane.settle_at_exit()
         run_bounded(self._close, max(deadline - time.monotonic(), 0.5), "shutdown")
 
     def _retire(self) -> bool:
@@ -144,13 +157,54 @@ class Pipeline:
 
     def _at_exit(self) -> None:
         self.shutdown()
-        stats = [st for st in self._stats.values() if st.undelivered]
-        for stat in stats:
-            _log.warning(
-                "agentel: %d span(s) could not be sent by the %s exporter.",
-                stat.undelivered,
-                stat.name,
+        for stat in self._stats.values():
+            if stat.exported == stat.produced:
+                continue
+            kept = (
+                f"; the spooled ones wait in {stat.spool_path} for the next process that "
+                "uses this spool"
+                if stat.spooled
+                else ""
             )
+            _log.warning(
+                "agentel: %d span(s) could not be sent by the %s exporter (%s)%s.",
+                stat.produced - stat.exported,
+                stat.name,
+                stat.summary(),
+                kept,
+            )
+
+
+class _Lane:
+    """One exporter's path: its processor, its guard and stats, and its spool if it has one."""
+
+    def __init__(
+        self, processor: SpanProcessor, guarded: GuardedExporter, spooler: Spooler | None
+    ) -> None:
+        self.processor = processor
+        self.guarded = guarded
+        self.stats = guarded.stats
+        self.spooler = spooler
+
+    def flusher(self, deadline: float) -> Callable[[], bool]:
+        def flush() -> bool:
+            done = bool(self.processor.force_flush())
+            done = self.guarded.force_flush() and done
+            if self.spooler is not None and self.spooler.healthy:
+                done = self.spooler.drain(deadline) and done
+            return done
+
+        return flush
+
+    def settle_at_exit(self) -> None:
+        """Whatever is still queued or being sent: spooled, else abandoned."""
+        remaining = self.guarded.close_out()
+        if self.spooler is None:
+            self.stats.add("abandoned", len(remaining))
+            return
+        self.spooler.stop()
+        self.spooler.keep(remaining, "the exit deadline passed before they were sent")
+        self.spooler.close()
 
 
 def _split(
@@ -213,13 +267,21 @@ def _resource(config: s.PipelineSettings, attributes: Mapping[str, Any] | None) 
     return Resource.create(values)
 
 
-def _processor(
-    named: registry.NamedExporter, batch: s.BatchSettings
-) -> tuple[SpanProcessor, DeliveryStats]:
+def _lane(
+    named: registry.NamedExporter, batch: s.BatchSettings, spool_settings: s.SpoolSettings
+) -> _Lane:
     stats = DeliveryStats(named.name)
-    guarded = GuardedExporter(named.exporter, stats)
     if named.immediate:
-        return SimpleSpanProcessor(guarded), stats
+        guarded = GuardedExporter(named.exporter, stats)
+        return _Lane(CountingSimpleSpanProcessor(guarded), guarded, None)
+    # An export is cut off a second after its own timeout; one with none (a user's
+    # exporter) after OTEL_BSP_EXPORT_TIMEOUT's default of 30 s.
+    cutoff = (batch.export_timeout or DEFAULT_EXPORT_TIMEOUT) + 1.0
+    guarded = GuardedExporter(named.exporter, stats, cutoff=cutoff)
+    spooler = None
+    if named.spool_destination is not None and spool_settings.enabled:
+        spooler = open_spooler(named, spool_settings, stats, guarded, lease=2 * cutoff + 5)
+        guarded.spooler = spooler
     extra: dict[str, float] = {}
     if batch.export_timeout is not None:
         extra["export_timeout_millis"] = batch.export_timeout * 1000
@@ -230,7 +292,37 @@ def _processor(
         max_export_batch_size=batch.max_export_batch_size,
         **extra,
     )
-    return processor, stats
+    return _Lane(processor, guarded, spooler)
+
+
+def open_spooler(
+    named: registry.NamedExporter,
+    settings: s.SpoolSettings,
+    stats: DeliveryStats,
+    guarded: GuardedExporter,
+    lease: float,
+) -> Spooler | None:
+    """The exporter's spool, or None (warned once) when no writable directory is at hand:
+    the app goes on and what cannot be sent is counted as failed."""
+    destination = named.spool_destination or ""
+    directory = Path(settings.directory) if settings.directory else spool.default_dir()
+    path = spool.file_for(directory, named.name, destination)
+    try:
+        opened = spool.Spool(
+            path, named.name, mask_url(destination), int(settings.max_mb * 1024 * 1024)
+        )
+    except Exception as error:
+        _log.warning(
+            "agentel: the %s exporter has no spool (%s: %s); spans it cannot send are "
+            "counted as failed. Set %s to a writable directory, or %s=false.",
+            named.name,
+            path,
+            error,
+            s.ENV_SPOOL_DIR,
+            s.ENV_SPOOL,
+        )
+        return None
+    return Spooler(opened, stats, guarded.send, lease)
 
 
 def _named_instances(instances: Sequence[SpanExporter]) -> list[registry.NamedExporter]:
@@ -264,6 +356,9 @@ def setup(
     tracer_provider: TracerProvider | None = None,
     db_url: str | None = None,
     exit_flush_timeout: float | None = None,
+    spool: bool | None = None,
+    spool_dir: str | None = None,
+    spool_max_mb: float | None = None,
     instrument: bool = True,
     keep_openai_export: bool | None = None,
     _auto: bool = False,
@@ -298,6 +393,9 @@ def setup(
             capture_content=capture_content,
             content_max_length=content_max_length,
         )
+        spool_settings = s.SpoolSettings.from_env(
+            enabled=spool, directory=spool_dir, max_mb=spool_max_mb
+        )
         provider, joined = _current_provider(tracer_provider)
         building = not joined
         explicit = names is not None or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
@@ -322,7 +420,15 @@ def setup(
         if _current is not None:  # an automatic pipeline gives way to an explicit setup()
             inherited = _current._retire()
         pipeline = _assemble(
-            config, provider, building, named, target, metric_readers, resource_attributes, _auto
+            config,
+            provider,
+            building,
+            named,
+            target,
+            metric_readers,
+            resource_attributes,
+            _auto,
+            spool_settings,
         )
         pipeline._owns_tracer_provider = pipeline._owns_tracer_provider or inherited
         if instrument:
@@ -341,6 +447,7 @@ def _assemble(
     metric_readers: Sequence[MetricReader],
     resource_attributes: Mapping[str, Any] | None,
     auto: bool,
+    spool_settings: s.SpoolSettings,
 ) -> Pipeline:
     resource = _resource(config, resource_attributes)
     if building:
@@ -352,12 +459,11 @@ def _assemble(
     else:
         _warn_unused_on_join(config, resource_attributes)
     fan_out = None
-    stats: list[DeliveryStats] = []
+    lanes: list[_Lane] = []
     if named:
         if isinstance(provider, TracerProvider):
-            pairs = [_processor(n, config.batch) for n in named]
-            stats = [stat for _, stat in pairs]
-            fan_out = FanOutProcessor([processor for processor, _ in pairs])
+            lanes = [_lane(n, config.batch, spool_settings) for n in named]
+            fan_out = FanOutProcessor([lane.processor for lane in lanes])
             provider.add_span_processor(fan_out)
         else:
             _log.warning(
@@ -381,7 +487,7 @@ def _assemble(
         meter_provider=meter_provider,
         owns_meter_provider=meter_provider is not None and not meter_joined,
         exporters=named,
-        stats=stats,
+        lanes=lanes,
         fan_out=fan_out,
         exit_flush_timeout=config.exit_flush_timeout,
         auto=auto,
@@ -426,6 +532,12 @@ def _instrument(
 def current() -> Pipeline | None:
     """The pipeline ``setup()`` built, if it is still open."""
     return _current
+
+
+def delivery() -> dict[str, DeliveryStats]:
+    """Per exporter of the current pipeline: where its spans went (empty without one)."""
+    pipeline = _current
+    return {} if pipeline is None else pipeline.delivery
 
 
 def flush(timeout_millis: int = 30_000) -> bool:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -20,6 +21,20 @@ class NamedExporter:
     name: str
     exporter: SpanExporter
     immediate: bool = False
+    # Where a network exporter sends (its spool is kept per destination); None: no spool.
+    spool_destination: str | None = None
+
+
+def otlp_destination(protocol: str, target: OTLPTarget) -> str:
+    """The URL the OTel OTLP exporter will send to, as it resolves it from the environment."""
+    endpoint = target.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not endpoint:
+        if protocol == "grpc":
+            endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4317"
+        else:
+            base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318"
+            endpoint = base.rstrip("/") + "/v1/traces"
+    return f"{protocol} {endpoint}"
 
 
 def _db_url(name: str, db_url: str | None) -> str:
@@ -51,7 +66,8 @@ def build(
     """The exporter called ``name``, configured from ``config`` and the environment."""
     if name == "otlp":
         exporter = build_span_exporter(config.otlp_protocol, target, config.batch.export_timeout)
-        return NamedExporter(name, with_dialect(exporter, config.dialect))
+        destination = otlp_destination(config.otlp_protocol, target)
+        return NamedExporter(name, with_dialect(exporter, config.dialect), False, destination)
     if name == "console":
         from agentel.export.console import ConsoleTreeExporter
 
@@ -59,7 +75,8 @@ def build(
     if name == "celesto":
         from agentel.export.celesto import CelestoSpanExporter
 
-        return NamedExporter(name, CelestoSpanExporter())
+        celesto = CelestoSpanExporter()
+        return NamedExporter(name, celesto, False, f"celesto {celesto.endpoint}")
     if name == "memory":
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 

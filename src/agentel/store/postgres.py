@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from agentel.redact import mask_url
 from agentel.settings import ENV_DB, SettingError
 from agentel.store import schema
 from agentel.store.aggregate import TRACE_UPSERT_COLUMNS, upsert_traces
@@ -64,14 +65,6 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=urlencode(rest))), (names[-1] if names else None)
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class PostgresStore(TraceStore):
     """A trace store in a PostgreSQL database (``postgresql://user@host/db[?schema=x]``)."""
 
@@ -82,11 +75,11 @@ class PostgresStore(TraceStore):
     def __init__(self, url: str):
         if psycopg is None:
             raise SettingError(
-                f"{ENV_DB}={_redact(url)} needs the PostgreSQL driver: "
+                f"{ENV_DB}={mask_url(url)} needs the PostgreSQL driver: "
                 "pip install 'agentel[postgres]'"
             )
         super().__init__()
-        self.url = _redact(url)
+        self.url = mask_url(url)
         self._conninfo, self.schema = split_schema(url)
         self._lock = threading.RLock()
         self._conn: psycopg.Connection[Any] | None = None
