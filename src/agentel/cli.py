@@ -589,6 +589,15 @@ def doctor(ctx: click.Context) -> None:
         elif name in ("console", "memory"):
             click.echo(f"  {name}: in this process, nothing to reach")
 
+    click.echo(click.style("Spool (batches waiting for a backend)", bold=True))
+    try:
+        from agentel.export import spool_admin
+
+        for line in spool_admin.status_lines():
+            click.echo(f"  {line}")
+    except Exception as exc:
+        report(False, "spool", str(exc))
+
     click.echo(click.style("Environment", bold=True))
     names = sorted(
         n
@@ -607,6 +616,60 @@ def doctor(ctx: click.Context) -> None:
         click.echo("  openai-agents is not installed (pip install 'agentel[openai-agents]')")
     if problems:
         ctx.exit(1)
+
+
+# --- spool -----------------------------------------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def spool(ctx: click.Context) -> None:
+    """Spans kept on disk while a backend (OTLP, Celesto) did not answer.
+
+    They are sent by the app itself once the backend is back, or by the next app that starts
+    with the same spool; these commands show, send or delete them now. The spool is in
+    $AGENTEL_SPOOL_DIR, else ~/.local/state/agentel/spool.
+
+    \b
+    Examples:
+      agentel spool           what is waiting, for which destination, and how old it is
+      agentel spool flush     send it now, to the destinations this environment sets up
+      agentel spool clear -y  delete it
+    """
+    if ctx.invoked_subcommand is None:
+        from agentel.export import spool_admin
+
+        for line in _spool_lines(spool_admin.status_lines):
+            click.echo(line)
+
+
+def _spool_lines(action: Any) -> list[str]:
+    try:
+        return list(action())
+    except SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@spool.command("flush")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to keep trying.")
+def spool_flush(timeout: float) -> None:
+    """Send the spooled spans to the backends configured by the environment."""
+    from agentel.export import spool_admin
+
+    for line in _spool_lines(lambda: spool_admin.flush(timeout)):
+        click.echo(line)
+
+
+@spool.command("clear")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def spool_clear(yes: bool) -> None:
+    """Delete every spooled span (they will not be sent)."""
+    from agentel.export import spool_admin
+
+    if not yes:
+        click.confirm("Delete every spooled span?", abort=True)
+    for line in _spool_lines(spool_admin.clear):
+        click.echo(line)
 
 
 if __name__ == "__main__":  # python -m agentel.cli
