@@ -108,13 +108,14 @@ class Pipeline:
         """Export every finished span (and metric) now, and send what the spools hold if the
         backends answer; wait at most ``timeout_millis``."""
         deadline = time.monotonic() + timeout_millis / 1000
-        return all(self._flush_all(deadline))
+        return all(self._flush_all(deadline, probe=True))
 
-    def _flush_all(self, deadline: float) -> list[bool]:
-        """Every exporter at once, each on its own thread: a hung one holds up no other."""
+    def _flush_all(self, deadline: float, probe: bool) -> list[bool]:
+        """Every exporter at once, each on its own thread: a hung one holds up no other.
+        ``probe``: send what the spools hold even to a backend last seen down."""
         jobs: list[Callable[[], bool]] = []
         if self._fan_out is not None and not self._fan_out.closed:
-            jobs.extend(lane.flusher(deadline) for lane in self._lanes)
+            jobs.extend(lane.flusher(deadline, probe) for lane in self._lanes)
         if self.meter_provider is not None:
             jobs.append(lambda: bool(self.meter_provider.force_flush()))  # type: ignore[union-attr]
         results = run_all_bounded(jobs, max(deadline - time.monotonic(), 0.0), "flush")
@@ -133,7 +134,7 @@ class Pipeline:
         atexit.unregister(self._at_exit)
         timeout = self._exit_flush_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + timeout
-        self._flush_all(deadline)
+        self._flush_all(deadline, probe=False)
         for lane in self._lanes:
             lane.settle_at_exit()
         run_bounded(self._close, max(deadline - time.monotonic(), 0.5), "shutdown")
@@ -186,11 +187,11 @@ class _Lane:
         self.stats = guarded.stats
         self.spooler = spooler
 
-    def flusher(self, deadline: float) -> Callable[[], bool]:
+    def flusher(self, deadline: float, probe: bool) -> Callable[[], bool]:
         def flush() -> bool:
             done = bool(self.processor.force_flush())
             done = self.guarded.force_flush() and done
-            if self.spooler is not None and self.spooler.healthy:
+            if self.spooler is not None and (probe or self.spooler.healthy):
                 done = self.spooler.drain(deadline) and done
             return done
 

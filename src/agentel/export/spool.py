@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 2000
-ORIGIN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this process, as written in its rows
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS batches ("
@@ -99,6 +98,9 @@ class Spool:
         self.exporter = exporter
         self.destination = destination  # as shown to people: credentials already masked
         self.max_bytes = max_bytes
+        # Written in each row this spool object adds: its own batches are told from those
+        # an earlier process (or pipeline) left.
+        self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(
@@ -142,7 +144,7 @@ class Spool:
         with self._transaction() as cursor:
             (total,) = cursor.execute("SELECT COALESCE(SUM(bytes), 0) FROM batches").fetchone()
             if len(payload) > self.max_bytes:
-                return [(ORIGIN, spans)]
+                return [(self.origin, spans)]
             while total + len(payload) > self.max_bytes:
                 row = cursor.execute(
                     "SELECT id, origin, spans, bytes FROM batches ORDER BY id LIMIT 1"
@@ -155,7 +157,7 @@ class Spool:
             cursor.execute(
                 "INSERT INTO batches (created, origin, spans, bytes, payload) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (time.time(), ORIGIN, spans, len(payload), payload),
+                (time.time(), self.origin, spans, len(payload), payload),
             )
         return evicted
 

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from agentel.export import spool_codec
 from agentel.export.delivery import DeliveryStats
-from agentel.export.spool import ORIGIN, Entry, Spool
+from agentel.export.spool import Entry, Spool
 
 _log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Spooler:
             return
         self._stats.add("spooled", len(spans))
         for origin, count in evicted:
-            if origin == ORIGIN:
+            if origin == self.spool.origin:
                 self._stats.move("spooled", "dropped", count)
             else:
                 self._stats.add("replay_dropped", count)
@@ -125,7 +125,7 @@ class Spooler:
         return False
 
     def _account(self, entry: Entry, outcome: str) -> None:
-        if entry.origin == ORIGIN:
+        if entry.origin == self.spool.origin:
             self._stats.move("spooled", outcome, entry.spans)
         elif outcome == "exported":
             self._stats.add("replayed", entry.spans)
