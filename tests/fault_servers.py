@@ -104,7 +104,9 @@ class FaultyBackend:
         self.stop()
 
 
-def poll(condition: Callable[[], bool], timeout: float = 20.0, every: Callable[[], Any] = None):
+def poll(
+    condition: Callable[[], bool], timeout: float = 20.0, every: Callable[[], Any] | None = None
+) -> None:
     """Wait for ``condition`` (calling ``every`` between checks, e.g. a flush); fail after a
     generous deadline."""
     deadline = time.monotonic() + timeout

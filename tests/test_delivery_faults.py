@@ -4,6 +4,7 @@ every span reaches the backend once it is back."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -16,8 +17,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 import agentel
+from agentel.export.celesto import CelestoSpanExporter
 from agentel.export.delivery import OUTCOMES, DeliveryStats
-from celesto_fake import FakeCelesto
 from fault_servers import FaultyBackend, poll
 from pipeline_helpers import SAMPLE_SPANS, clean_pipeline, emit_sample_trace
 
@@ -66,6 +67,10 @@ def test_refused_without_spool_counts_every_span_as_failed() -> None:
     assert stats.failed == 3 * PER_TRACE
     pipeline.shutdown()
     assert_settled(agentel_stats(pipeline), 3 * PER_TRACE)
+
+
+def exported(pipeline: agentel.Pipeline, name: str = "otlp") -> int:
+    return pipeline.delivery[name].exported
 
 
 def agentel_stats(pipeline: agentel.Pipeline, name: str = "otlp") -> DeliveryStats:
@@ -220,26 +225,21 @@ def test_a_full_spool_drops_its_oldest_batches_and_counts_them(tmp_path: Path) -
     assert stats.dropped > 0 and stats.spooled > 0
 
 
-def test_celesto_down_then_back_gets_every_trace_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_celesto_down_then_back_gets_every_trace_once(tmp_path: Path) -> None:
     with FaultyBackend() as backend:
-        monkeypatch.setenv("CELESTO_API_KEY", "cel_key")
-        monkeypatch.setenv("CELESTO_BASE_URL", f"{backend.url}/v1")
-        pipeline = agentel.setup("celesto", spool_dir=str(tmp_path), **FAST)
+        celesto = CelestoSpanExporter(
+            "cel_key", f"{backend.url}/v1/traces/ingest", timeout=0.5, base_delay=0.01
+        )
+        pipeline = agentel.setup(celesto, spool_dir=str(tmp_path), **FAST)
         for _ in range(3):
             emit_sample_trace()
         pipeline.force_flush(5000)
-        assert pipeline.delivery["celesto"].spooled == 3 * PER_TRACE
+        name = "CelestoSpanExporter"
+        assert pipeline.delivery[name].spooled == 3 * PER_TRACE
         backend.start()
-        poll(
-            lambda: pipeline.delivery["celesto"].exported == 3 * PER_TRACE,
-            every=pipeline.force_flush,
-        )
+        poll(lambda: exported(pipeline, name) == 3 * PER_TRACE, every=pipeline.force_flush)
         pipeline.shutdown()
-        assert_settled(pipeline.delivery["celesto"], 3 * PER_TRACE)
-        import json
-
+        assert_settled(pipeline.delivery[name], 3 * PER_TRACE)
         items = [i for r in backend.accepted for i in json.loads(r.body)["data"]]
         traces = [i for i in items if i["object"] == "trace"]
         assert len(traces) == 3 and len({t["id"] for t in traces}) == 3

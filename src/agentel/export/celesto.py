@@ -138,6 +138,11 @@ class CelestoSpanExporter(SpanExporter):
         self._assembler = _TraceAssembler(max_waiting_spans)
         self._stopping = threading.Event()
 
+    @property
+    def spool_destination(self) -> str:
+        """Where this exporter's spool sends: one spool per ingest URL."""
+        return f"celesto {self.endpoint}"
+
     def __repr__(self) -> str:  # keeps the key out of reprs in logs and tracebacks
         return f"CelestoSpanExporter(endpoint={self.endpoint!r})"
 

@@ -331,7 +331,10 @@ def _named_instances(instances: Sequence[SpanExporter]) -> list[registry.NamedEx
     for instance in instances:
         name = type(instance).__name__
         count = sum(1 for n in named if n.name.split("#")[0] == name)
-        named.append(registry.NamedExporter(f"{name}#{count + 1}" if count else name, instance))
+        unique = f"{name}#{count + 1}" if count else name
+        # An exporter that says where it sends (Celesto's) gets a spool, as its named form does.
+        destination = getattr(instance, "spool_destination", None)
+        named.append(registry.NamedExporter(unique, instance, False, destination))
     return named
 
 

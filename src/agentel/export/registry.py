@@ -76,7 +76,7 @@ def build(
         from agentel.export.celesto import CelestoSpanExporter
 
         celesto = CelestoSpanExporter()
-        return NamedExporter(name, celesto, False, f"celesto {celesto.endpoint}")
+        return NamedExporter(name, celesto, False, celesto.spool_destination)
     if name == "memory":
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
