@@ -18,7 +18,20 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import Link, Status
 
+from agentel import semconv
+
 REPLACEMENT = "\ufffd"
+# Attributes the store copies into numeric columns: a value that is not a storable number
+# there is left out (kept as text it would still be refused).
+_NUMERIC_COLUMNS = frozenset(
+    {
+        semconv.GEN_AI_USAGE_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+        semconv.AGENTEL_USAGE_COST_USD,
+    }
+)
 _UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 _INT64 = 2**63
 
@@ -55,7 +68,11 @@ class _Cleaner:
             return f"<{type(value).__name__}>"
 
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {self.text(str(k)): self.value(v) for k, v in (attributes or {}).items()}
+        cleaned = {self.text(str(k)): self.value(v) for k, v in (attributes or {}).items()}
+        for key in _NUMERIC_COLUMNS.intersection(cleaned):
+            if isinstance(cleaned[key], str):
+                del cleaned[key]
+        return cleaned
 
 
 def clean_span(span: ReadableSpan) -> tuple[ReadableSpan, bool]:
