@@ -507,7 +507,7 @@ def _check_otlp(pipeline: PipelineSettings) -> tuple[bool, str, str]:
     preset = f" ({pipeline.otlp_preset})" if pipeline.otlp_preset else ""
     label = f"otlp {mask_url(endpoint)}{preset}"
     ok, detail = _accepts_connections(endpoint) if grpc else _answers(endpoint)
-    return ok, label, detail
+    return ok, label, mask_text(detail, url_secrets(endpoint))
 
 
 def _accepts_connections(url: str, timeout: float = 3.0) -> tuple[bool, str]:
@@ -531,7 +531,7 @@ def _answers(url: str, timeout: float = 3.0) -> tuple[bool, str]:
             return True, f"answers (HTTP {r.status})"
     except urllib.error.HTTPError as exc:
         return True, f"answers (HTTP {exc.code})"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except Exception as exc:  # unreachable, or a URL the client cannot even parse
         reason = getattr(exc, "reason", exc)
         return False, f"does not answer ({reason})"
 
@@ -582,7 +582,7 @@ def doctor(ctx: click.Context) -> None:
     if "celesto" in names:
         base = os.environ.get(ENV_CELESTO_BASE_URL) or DEFAULT_CELESTO_BASE_URL
         ok, detail = _answers(base)
-        report(ok, f"celesto {mask_url(base)}", detail)
+        report(ok, f"celesto {mask_url(base)}", mask_text(detail, url_secrets(base)))
     for name in names:
         if name in ("sqlite", "postgres"):
             click.echo(f"  {name}: writes to the trace store above")

@@ -39,7 +39,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS batches ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, origin TEXT NOT NULL,"
     " spans INTEGER NOT NULL, bytes INTEGER NOT NULL, payload BLOB NOT NULL,"
-    " lease_until REAL NOT NULL DEFAULT 0, lease_pid INTEGER NOT NULL DEFAULT 0)",
+    " lease_until REAL NOT NULL DEFAULT 0, lease_pid INTEGER NOT NULL DEFAULT 0,"
+    " lease_owner TEXT NOT NULL DEFAULT '')",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
@@ -171,8 +172,9 @@ class Spool:
             for row_id, origin, spans, lease_until, lease_pid in rows:
                 if lease_until < now or (lease_pid != os.getpid() and not _pid_alive(lease_pid)):
                     cursor.execute(
-                        "UPDATE batches SET lease_until = ?, lease_pid = ? WHERE id = ?",
-                        (now + lease_seconds, os.getpid(), row_id),
+                        "UPDATE batches SET lease_until = ?, lease_pid = ?, lease_owner = ? "
+                        "WHERE id = ?",
+                        (now + lease_seconds, os.getpid(), self.origin, row_id),
                     )
                     (payload,) = cursor.execute(
                         "SELECT payload FROM batches WHERE id = ?", (row_id,)
@@ -208,6 +210,12 @@ class Spool:
         return batches, spans
 
     def close(self) -> None:
+        """Give back the leases this spool holds (a send cut short by exit), then close."""
+        with contextlib.suppress(sqlite3.Error), self._transaction() as cursor:
+            cursor.execute(
+                "UPDATE batches SET lease_until = 0, lease_pid = 0 WHERE lease_owner = ?",
+                (self.origin,),
+            )
         with self._lock:
             self._conn.close()
 

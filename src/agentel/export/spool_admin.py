@@ -104,7 +104,12 @@ def flush(timeout: float = 30.0) -> list[str]:
         finally:
             spooler.close()
             guarded.shutdown()
-        state = "sent all" if emptied else "the backend did not take them all"
+        if not left.batches:
+            state = "sent all"
+        elif emptied:
+            state = "the rest is being sent by another process"
+        else:
+            state = "the backend did not take them all"
         lines.append(
             f"{named.name} -> {left.destination}: {state}; {stats.replayed} span(s) sent, "
             f"{stats.replay_dropped} refused, {left.spans} left"
