@@ -207,7 +207,8 @@ class _BoundedCaller:
                     self._running = None
                 done.set()
 
-        threading.Thread(target=run, name=f"agentel-export-{self._name}", daemon=True).start()
+        if not start_thread(run, f"agentel-export-{self._name}"):
+            run()  # no threads at interpreter shutdown (some 3.12 releases): inline
         done.wait(timeout)
         return box[0] if box else ("timeout", None)
 
@@ -376,6 +377,16 @@ class FanOutProcessor(SpanProcessor):
             processor.shutdown()
 
 
+def start_thread(target: Callable[[], object], name: str) -> bool:
+    """Start a daemon thread; False where the interpreter no longer allows new threads
+    (atexit handlers on some Python 3.12 releases), so the caller runs the work inline."""
+    try:
+        threading.Thread(target=target, name=name, daemon=True).start()
+    except RuntimeError:
+        return False
+    return True
+
+
 def run_bounded(action: Callable[[], _T], timeout: float, what: str) -> _T | None:
     """Run ``action`` in a daemon thread and wait at most ``timeout`` seconds for it.
 
@@ -401,13 +412,18 @@ def run_all_bounded(
         except Exception:
             _log.debug("agentel: %s failed", what, exc_info=True)
 
-    threads = [
-        threading.Thread(target=runner, args=(i, a), name=f"agentel-{what}", daemon=True)
-        for i, a in enumerate(actions)
-    ]
-    for thread in threads:
-        thread.start()
     deadline = time.monotonic() + timeout
+    threads = []
+    for index, action in enumerate(actions):
+        thread = threading.Thread(
+            target=runner, args=(index, action), name=f"agentel-{what}", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # no threads at interpreter shutdown (some 3.12 releases)
+            runner(index, action)
+            continue
+        threads.append(thread)
     for thread in threads:
         thread.join(max(deadline - time.monotonic(), 0.0))
     if any(thread.is_alive() for thread in threads):

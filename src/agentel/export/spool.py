@@ -104,13 +104,7 @@ class Spool:
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA auto_vacuum = FULL")  # takes effect on a new file only
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn = self._connect()
         with self._transaction() as cursor:
             for statement in _SCHEMA:
                 cursor.execute(statement)
@@ -126,9 +120,22 @@ class Spool:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         return cls(path, meta.get("exporter", "?"), meta.get("destination", "?"), max_bytes)
 
+    def _connect(self) -> sqlite3.Connection:
+        self._pid = os.getpid()
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA auto_vacuum = FULL")  # takes effect on a new file only
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
+            if self._pid != os.getpid():  # a forked child must not use its parent's connection
+                self._conn = self._connect()
             cursor = self._conn.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:

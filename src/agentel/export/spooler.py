@@ -11,6 +11,7 @@ starts with batches left by an earlier one sends them the same way.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from agentel.export import spool_codec
-from agentel.export.delivery import DeliveryStats
+from agentel.export.delivery import DeliveryStats, start_thread
 from agentel.export.spool import Entry, Spool
 
 _log = logging.getLogger(__name__)
@@ -43,12 +44,16 @@ class Spooler:
         self._stop = threading.Event()
         self._drain_lock = threading.Lock()
         stats.spool_path = str(spool.path)
-        self._thread = threading.Thread(
-            target=self._run, name=f"agentel-spool-{stats.name}", daemon=True
-        )
-        self._thread.start()
+        self._pid = 0
+        self._ensure_thread()
         if spool.summary().batches:
             self._wake.set()  # batches left by an earlier process
+
+    def _ensure_thread(self) -> None:
+        """The replayer thread; started again in a forked child, which has none."""
+        if self._pid != os.getpid() and not self._stop.is_set():
+            self._pid = os.getpid()
+            start_thread(self._run, f"agentel-spool-{self._stats.name}")
 
     # --- called by the exporter --------------------------------------------------------------
 
@@ -56,6 +61,7 @@ class Spooler:
         """Write spans (already taken from the stats) to the spool, and count them."""
         if not spans:
             return
+        self._ensure_thread()
         try:
             evicted = self.spool.put(spool_codec.encode(spans), len(spans))
         except Exception as error:
