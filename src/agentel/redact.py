@@ -1,4 +1,5 @@
-"""One way to hide credentials in anything agentel prints: URLs, headers, error texts.
+"""One way to hide credentials in anything agentel prints: URLs and error texts. (Header
+values, which carry keys, are never printed: ``agentel doctor`` hides such variables whole.)
 
 A password may hold any character, ``@`` and ``/`` included, whether or not the user
 percent-encoded it, so the user-info part of a URL is taken to end at its *last* ``@``
@@ -8,7 +9,7 @@ percent-encoded it, so the user-info part of a URL is taken to end at its *last*
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 MASK = "***"
@@ -18,7 +19,6 @@ _SECRET_PARAMS = re.compile(
 )
 # scheme://userinfo@ inside free text; the greedy user-info runs to the last @ before a blank
 _URL_IN_TEXT = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s'\"<>]*)@")
-_SAFE_HEADERS = frozenset({"content-type", "user-agent", "dd-otlp-source", "accept"})
 
 
 def mask_url(url: str) -> str:
@@ -77,8 +77,3 @@ def _mask_match(match: re.Match[str]) -> str:
     userinfo = match.group(2)
     user, colon, _ = userinfo.partition(":")
     return f"{match.group(1)}{user}:{MASK}@" if colon else match.group(0)
-
-
-def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Header values hidden, apart from a few that never carry credentials."""
-    return {k: v if k.lower() in _SAFE_HEADERS else MASK for k, v in headers.items()}

@@ -79,6 +79,17 @@ class Summary:
     oldest: float | None  # creation time (epoch seconds) of the oldest batch
 
 
+# The spools open in this process: a lease under this process's pid whose owner is not
+# among them was left by an earlier process that had the same pid (pid 1 in a container).
+_OPEN_ORIGINS: set[str] = set()
+
+
+def _holder_alive(pid: int, owner: str) -> bool:
+    if pid == os.getpid():
+        return owner in _OPEN_ORIGINS
+    return _pid_alive(pid)
+
+
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -102,6 +113,7 @@ class Spool:
         # Written in each row this spool object adds: its own batches are told from those
         # an earlier process (or pipeline) left.
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        _OPEN_ORIGINS.add(self.origin)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = self._connect()
@@ -174,10 +186,11 @@ class Spool:
         now = time.time()
         with self._transaction() as cursor:
             rows = cursor.execute(
-                "SELECT id, origin, spans, lease_until, lease_pid FROM batches ORDER BY id LIMIT 64"
+                "SELECT id, origin, spans, lease_until, lease_pid, lease_owner FROM batches "
+                "ORDER BY id LIMIT 64"
             ).fetchall()
-            for row_id, origin, spans, lease_until, lease_pid in rows:
-                if lease_until < now or (lease_pid != os.getpid() and not _pid_alive(lease_pid)):
+            for row_id, origin, spans, lease_until, lease_pid, lease_owner in rows:
+                if lease_until < now or not _holder_alive(lease_pid, lease_owner):
                     cursor.execute(
                         "UPDATE batches SET lease_until = ?, lease_pid = ?, lease_owner = ? "
                         "WHERE id = ?",
@@ -223,6 +236,7 @@ class Spool:
                 "UPDATE batches SET lease_until = 0, lease_pid = 0 WHERE lease_owner = ?",
                 (self.origin,),
             )
+        _OPEN_ORIGINS.discard(self.origin)
         with self._lock:
             self._conn.close()
 
