@@ -30,7 +30,11 @@ def _agent(fake: FakeOpenAI) -> Agent[Any]:
     return Agent(
         name="Echo",
         instructions="Repeat the run number.",
-        model=OpenAIResponsesModel(model="gpt-echo", openai_client=fake.client()),
+        # A request the loaded fake server drops is retried soon rather than after the
+        # client's default ten minutes; retries stay inside one model call (one span).
+        model=OpenAIResponsesModel(
+            model="gpt-echo", openai_client=fake.client(timeout=20, max_retries=3)
+        ),
     )
 
 
