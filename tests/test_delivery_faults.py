@@ -288,3 +288,18 @@ def test_public_delivery_reports_the_current_pipeline() -> None:
     emit_sample_trace()
     stats = agentel.delivery()["memory"]
     assert (stats.produced, stats.exported, stats.pending) == (PER_TRACE, PER_TRACE, 0)
+
+
+def test_without_a_writable_spool_directory_the_app_goes_on_and_failures_are_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with caplog.at_level(logging.WARNING, logger="agentel"):
+        pipeline = otlp(FaultyBackend(), blocker / "spool")
+    assert any("has no spool" in r.getMessage() for r in caplog.records)
+    emit_sample_trace()
+    pipeline.shutdown()
+    stats = pipeline.delivery["otlp"]
+    assert_settled(stats, PER_TRACE)
+    assert stats.failed == PER_TRACE and stats.spool_path is None
