@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -60,7 +61,9 @@ class DeliveryStats:
     replay_dropped: int = 0
     spool_path: str | None = None
     _warned: set[str] = field(default_factory=set, repr=False)
-    _unresolved: dict[int, ReadableSpan] = field(default_factory=dict, repr=False)
+    # Spans by id() in arrival order; an OrderedDict drops its oldest in O(1) when the SDK's
+    # queue overflows (a plain dict rescans its deleted head each time).
+    _unresolved: OrderedDict[int, ReadableSpan] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -76,7 +79,9 @@ class DeliveryStats:
     def snapshot(self) -> DeliveryStats:
         """A consistent copy, safe to read while spans keep flowing."""
         with self._lock:
-            return dataclasses.replace(self, _warned=set(), _unresolved=dict(self._unresolved))
+            return dataclasses.replace(
+                self, _warned=set(), _unresolved=OrderedDict(self._unresolved)
+            )
 
     def summary(self) -> str:
         """``2050 span(s): 150 exported, 1900 spooled, ...`` for warnings and reports."""
@@ -90,7 +95,7 @@ class DeliveryStats:
         with self._lock:
             self.produced += 1
             if capacity is not None and len(self._unresolved) >= capacity:
-                del self._unresolved[next(iter(self._unresolved))]
+                self._unresolved.popitem(last=False)
                 self.dropped += 1
             self._unresolved[id(span)] = span
         if self.dropped and capacity is not None:
