@@ -218,6 +218,71 @@ def test_doctor_reports_the_store_and_unreachable_endpoints(demo_db: tuple[Path,
     assert "[FAIL] settings: AGENTEL_EXPORTERS: unknown exporter 'bogus'" in misnamed.stdout
 
 
+def test_export_to_a_base_url_adds_the_traces_path(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    with OTLPReceiver() as receiver:
+        result = agentel("export", "--to", "otlp", receiver.url, db=db)
+        paths = {request.path for request in receiver.trace_requests()}
+    assert paths == {"/v1/traces"}
+    assert f"to {receiver.url}/v1/traces." in result.stdout
+
+
+def test_export_to_a_url_without_a_scheme_is_one_clear_line(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    result = agentel("export", "--to", "otlp", "localhost:4318", db=db, ok=False)
+    assert result.returncode == 2
+    assert "URL='localhost:4318' is not an http:// or https:// URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_runs_the_checks_setup_runs_for_a_preset(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    missing = agentel("doctor", db=db, ok=False, AGENTEL_OTLP_PRESET="langfuse")
+    assert missing.returncode == 1
+    out = missing.stdout
+    assert "AGENTEL_OTLP_PRESET=langfuse reads:" in out
+    assert "LANGFUSE_PUBLIC_KEY (required): (not set)" in out
+    assert "LANGFUSE_HOST: (not set)" in out
+    assert "[FAIL] settings: The langfuse preset needs LANGFUSE_PUBLIC_KEY" in out
+
+    with OTLPReceiver() as receiver:
+        keys = {"LANGFUSE_PUBLIC_KEY": "pk-lf-1", "LANGFUSE_SECRET_KEY": "sk-lf-secret"}
+        ready = agentel(
+            "doctor", db=db, AGENTEL_OTLP_PRESET="langfuse", LANGFUSE_HOST=receiver.url, **keys
+        ).stdout
+    assert f"[ok] otlp {receiver.url}/api/public/otel/v1/traces (langfuse): answers" in ready
+    assert "LANGFUSE_SECRET_KEY (required): set (12 characters, hidden)" in ready
+    assert "sk-lf-secret" not in ready
+
+
+def test_doctor_checks_where_the_standard_variable_sends_a_preset(
+    demo_db: tuple[Path, str],
+) -> None:
+    db, _ = demo_db
+    with OTLPReceiver() as receiver:
+        out = agentel(
+            "doctor",
+            db=db,
+            AGENTEL_OTLP_PRESET="mlflow",
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.url}/v1/traces",
+        ).stdout
+    assert f"[ok] otlp {receiver.url}/v1/traces (mlflow): answers" in out
+    assert "MLFLOW_EXPERIMENT_ID: (not set)" in out
+
+
+def test_doctor_finds_what_setup_would_refuse(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    no_scheme = agentel("doctor", db=db, ok=False, OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318")
+    assert "[FAIL] settings: OTEL_EXPORTER_OTLP_ENDPOINT='collector:4318' is not an" in (
+        no_scheme.stdout
+    )
+    capture = agentel(
+        "doctor", db=db, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="flase"
+    ).stdout
+    assert "[warn] OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT='flase' is not" in capture
+    assert "Accepted values: NO_CONTENT, SPAN_ONLY" in capture
+
+
 def test_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
     db = tmp_path / "nothing-here.db"
     result = agentel("traces", db=db, ok=False)

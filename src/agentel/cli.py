@@ -27,12 +27,18 @@ from agentel import cli_format as fmt
 from agentel.redact import mask_text, mask_url, url_secrets
 from agentel.settings import (
     DEFAULT_CELESTO_BASE_URL,
+    ENV_CAPTURE_CONTENT,
     ENV_CELESTO_BASE_URL,
     ENV_DB,
     ENV_EXPORTERS,
+    ENV_OTLP_PRESET,
     ENV_PRICING_FILE,
+    OTLP_PRESETS,
+    STORE_EXPORTER_NAMES,
     PipelineSettings,
     SettingError,
+    content_capture_warning,
+    parse_content_capture,
 )
 from agentel.store import (
     SchemaTooNewError,
@@ -145,7 +151,7 @@ def main(ctx: click.Context, db: str | None) -> None:
       agentel stats --by model  runs, error rate, p50/p95 latency, tokens and cost
       agentel doctor            where traces go and whether each destination answers
 
-    Record your own app's runs into the same store with agentel.setup(exporters=["sqlite"]).
+    Record your own app's runs into the same store with agentel.setup(exporters=["store"]).
     """
     ctx.obj = _Context(db)
 
@@ -432,15 +438,20 @@ def export(
 
     URL defaults to $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
     $OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces, else http://localhost:4318/v1/traces.
+    A URL without a path is a base, as in the standard variable: /v1/traces is added.
     Headers come from OTEL_EXPORTER_OTLP_HEADERS.
 
     \b
     Example:
       agentel export --to otlp http://localhost:4318/v1/traces --since 1d
     """
+    from agentel.export.otlp import checked_url, traces_url
     from agentel.store.replay import OtlpReplay
 
-    endpoint = url or _default_otlp_url()
+    try:
+        endpoint = traces_url(checked_url("URL", url)) if url else _default_otlp_url()
+    except SettingError as exc:
+        raise click.BadParameter(str(exc)) from None
     with _open(ctx) as store:
         ids = _all_trace_ids(store, since, limit)
         if not ids:
@@ -491,23 +502,33 @@ def _masked(name: str, value: str) -> str:
     return mask_url(value)
 
 
-_OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-
-
-def _check_otlp(pipeline: PipelineSettings) -> tuple[bool, str, str]:
-    """(ok, label, detail) for the OTLP endpoint the pipeline would send to."""
-    from agentel.export.otlp import resolve_target
-
-    try:
-        target = resolve_target(pipeline.otlp_preset, pipeline.otlp_protocol)
-    except SettingError as exc:
-        return False, "otlp", str(exc)
-    grpc = pipeline.otlp_protocol == "grpc"
+def _check_otlp(config: PipelineSettings, target: Any) -> tuple[bool, str, str]:
+    """(ok, label, detail) for the OTLP endpoint setup() would send to."""
+    grpc = config.otlp_protocol == "grpc"
     endpoint = target.endpoint or _default_otlp_url(grpc)
-    preset = f" ({pipeline.otlp_preset})" if pipeline.otlp_preset else ""
+    preset = f" ({config.otlp_preset})" if config.otlp_preset else ""
     label = f"otlp {mask_url(endpoint)}{preset}"
     ok, detail = _accepts_connections(endpoint) if grpc else _answers(endpoint)
     return ok, label, mask_text(detail, url_secrets(endpoint))
+
+
+def _preset_variables(preset: str) -> None:
+    from agentel.export.otlp import PRESET_VARIABLES
+
+    click.echo(f"  {ENV_OTLP_PRESET}={preset} reads:")
+    for name, required in PRESET_VARIABLES.get(preset, ()):
+        value = os.environ.get(name)
+        shown = _masked(name, value) if value else "(not set)"
+        click.echo(f"    {name}{' (required)' if required else ''}: {shown}")
+
+
+def _content_capture_line() -> str:
+    """How the content switch reads, with the warning setup() would log for a bad value."""
+    raw = os.environ.get(ENV_CAPTURE_CONTENT)
+    warning = content_capture_warning(raw)
+    if warning is not None:
+        return f"  [warn] {warning}"
+    return f"  content capture: {parse_content_capture(raw).value}"
 
 
 def _accepts_connections(url: str, timeout: float = 3.0) -> tuple[bool, str]:
@@ -568,26 +589,32 @@ def doctor(ctx: click.Context) -> None:
     pricing = os.environ.get(ENV_PRICING_FILE)
     click.echo("  prices: bundled table" + (f" + {pricing}" if pricing else ""))
 
-    click.echo(click.style("Exporters named by the environment", bold=True))
+    click.echo(click.style("Exporters setup() would build", bold=True))
     click.echo(f"  {ENV_EXPORTERS}: {os.environ.get(ENV_EXPORTERS) or '(not set)'}")
+    preset = os.environ.get(ENV_OTLP_PRESET, "").strip().lower()
+    if preset in OTLP_PRESETS:
+        _preset_variables(preset)
+    from agentel.export.pipeline import plan
+
     try:
-        pipeline = PipelineSettings.from_env()
+        config = PipelineSettings.from_env()
+        named, target = plan(config)
     except SettingError as exc:
         report(False, "settings", str(exc))
-        pipeline = None
-    names = pipeline.exporters if pipeline else ()
-    otlp_env = any(os.environ.get(n) for n in _OTLP_ENDPOINT_VARS)
-    if pipeline and ("otlp" in names or otlp_env):
-        report(*_check_otlp(pipeline))
-    if "celesto" in names:
-        base = os.environ.get(ENV_CELESTO_BASE_URL) or DEFAULT_CELESTO_BASE_URL
-        ok, detail = _answers(base)
-        report(ok, f"celesto {mask_url(base)}", mask_text(detail, url_secrets(base)))
-    for name in names:
-        if name in ("sqlite", "postgres"):
-            click.echo(f"  {name}: writes to the trace store above")
-        elif name in ("console", "memory"):
-            click.echo(f"  {name}: in this process, nothing to reach")
+        config, named, target = None, [], None
+    for exporter in named:
+        if exporter.name == "otlp" and config is not None:
+            report(*_check_otlp(config, target))
+        elif exporter.name == "celesto":
+            base = os.environ.get(ENV_CELESTO_BASE_URL) or DEFAULT_CELESTO_BASE_URL
+            ok, detail = _answers(base)
+            report(ok, f"celesto {mask_url(base)}", mask_text(detail, url_secrets(base)))
+        elif exporter.name in STORE_EXPORTER_NAMES:
+            click.echo(f"  {exporter.name}: writes to the trace store above")
+        else:
+            click.echo(f"  {exporter.name}: in this process, nothing to reach")
+        exporter.exporter.shutdown()
+    click.echo(_content_capture_line())
 
     click.echo(click.style("Spool (batches waiting for a backend)", bold=True))
     try:

@@ -167,3 +167,15 @@ OI_KIND_AGENT = "AGENT"
 OI_KIND_LLM = "LLM"
 OI_KIND_TOOL = "TOOL"
 OI_KIND_GUARDRAIL = "GUARDRAIL"
+OI_MIME_TEXT = "text/plain"
+
+# --- Langfuse's trace-level keys (its OTel ingestion, attributes.ts), for the langfuse dialect.
+LANGFUSE_SESSION_ID = "langfuse.session.id"
+LANGFUSE_USER_ID = "langfuse.user.id"
+LANGFUSE_TRACE_NAME = "langfuse.trace.name"
+LANGFUSE_TRACE_INPUT = "langfuse.trace.input"
+LANGFUSE_TRACE_OUTPUT = "langfuse.trace.output"
+LANGFUSE_TRACE_METADATA_PREFIX = "langfuse.trace.metadata."
+USER_ID = "user.id"  # OTel's user attribute; Langfuse and OpenInference both read it
+# Trace metadata keys taken as the end user's id, first found wins.
+USER_ID_METADATA_KEYS = ("user_id", "user.id", "userId", "user")
