@@ -39,7 +39,7 @@ class FaultyBackend:
         self.answered: list[int] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._stopping = False
+        self._generation = 0
 
     @property
     def url(self) -> str:
@@ -47,12 +47,13 @@ class FaultyBackend:
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         backend = self
+        generation = self._generation  # requests of a stopped server never get an answer
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 backend.hang.wait(30)
-                if backend._stopping:  # released by stop(): the answer never comes
+                if backend._generation != generation:  # released by stop(): no answer
                     self.close_connection = True
                     return
                 if backend.delay:
@@ -76,7 +77,6 @@ class FaultyBackend:
         return Handler
 
     def start(self) -> FaultyBackend:
-        self._stopping = False
         server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         server.daemon_threads = True
         threading.Thread(
@@ -86,7 +86,7 @@ class FaultyBackend:
         return self
 
     def stop(self) -> None:
-        self._stopping = True
+        self._generation += 1
         self.hang.set()
         if self._server is not None:
             self._server.shutdown()

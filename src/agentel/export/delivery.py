@@ -396,17 +396,19 @@ def run_bounded(action: Callable[[], _T], timeout: float, what: str) -> _T | Non
     """Run ``action`` in a daemon thread and wait at most ``timeout`` seconds for it.
 
     The SDK's ``force_flush`` ignores its timeout, and an interpreter must never hang at
-    exit because a backend does not answer; whatever is still running is abandoned.
+    exit because a backend does not answer; whatever is still running is abandoned, with a
+    warning.
     """
-    outcome = run_all_bounded([action], timeout, what)
+    outcome = run_all_bounded([action], timeout, what, warn=True)
     return outcome[0]
 
 
 def run_all_bounded(
-    actions: Sequence[Callable[[], _T]], timeout: float, what: str
+    actions: Sequence[Callable[[], _T]], timeout: float, what: str, *, warn: bool = False
 ) -> list[_T | None]:
     """Run each action on its own daemon thread, all at once; wait for them all together at
-    most ``timeout`` seconds. Unfinished ones give None (and keep running, abandoned)."""
+    most ``timeout`` seconds. Unfinished ones give None (and keep running, abandoned); the
+    exit flush says itself what became of their spans, others ask for a ``warn``ing."""
     import time
 
     results: list[_T | None] = [None] * len(actions)
@@ -432,5 +434,6 @@ def run_all_bounded(
     for thread in threads:
         thread.join(max(deadline - time.monotonic(), 0.0))
     if any(thread.is_alive() for thread in threads):
-        _log.debug("agentel: %s did not finish within %.1f s; giving up on it.", what, timeout)
+        log = _log.warning if warn else _log.debug
+        log("agentel: %s did not finish within %.1f s; giving up on it.", what, timeout)
     return results
