@@ -252,6 +252,8 @@ class GuardedExporter(SpanExporter):
         self._cutoff = cutoff
         self._caller = _BoundedCaller(stats.name) if cutoff is not None else None
         self._closed = False
+        self._shut_down = False
+        self._shutdown_lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._closed:  # settled by the exit deadline already
@@ -314,6 +316,10 @@ class GuardedExporter(SpanExporter):
             return False
 
     def shutdown(self) -> None:
+        with self._shutdown_lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
         self._closed = True
         try:
             self.inner.shutdown()

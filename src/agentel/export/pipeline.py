@@ -40,6 +40,7 @@ from agentel.export.delivery import (
     quiet_repeated_exporter_logs,
     run_all_bounded,
     run_bounded,
+    start_thread,
 )
 from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
 from agentel.export.spooler import Spooler
@@ -206,6 +207,10 @@ class _Lane:
         self.spooler.stop()
         self.spooler.keep(remaining, "the exit deadline passed before they were sent")
         self.spooler.close()
+        if remaining:
+            # An export cut off here must not deliver its batch late (its retries go on in
+            # its thread) as well as from the spool: shutting the exporter down stops them.
+            start_thread(self.guarded.shutdown, f"agentel-close-{self.stats.name}")
 
 
 def _split(
