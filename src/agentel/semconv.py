@@ -20,6 +20,11 @@ GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
 ERROR_TYPE = "error.type"
 ERROR_TYPE_OTHER = "_OTHER"
+# the OTel ``exception`` event that records an exception on the span where it was raised
+EVENT_EXCEPTION = "exception"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 

@@ -6,6 +6,7 @@ queries and the aggregate upkeep live here once, so both databases answer alike.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager
@@ -14,9 +15,17 @@ from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from agentel import semconv
 from agentel.store import query
 from agentel.store.aggregate import trace_shares, upsert_traces
-from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
+from agentel.store.model import (
+    TRACE_COLUMNS,
+    SpanRecord,
+    StatsRow,
+    TimelineRow,
+    TraceSummary,
+    TraceTree,
+)
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
 from agentel.store.rows import RowBuilder, name_rows, span_trace_id
@@ -35,6 +44,8 @@ METADATA_INSERT = (
     "ON CONFLICT (trace_seq, key) DO UPDATE SET value = excluded.value"
 )
 T = TypeVar("T")
+DEFAULT_PAGE = 50  # traces per page of get_traces unless the caller says otherwise
+_UNLIMITED = 2**62  # LIMIT for "all": both databases take a number there
 
 # the trace_seq of a trace, by its id
 SEQ_OF = "(SELECT trace_seq FROM traces WHERE trace_id = ?)"
@@ -221,32 +232,36 @@ class TraceStore(ABC):
         min_tokens: int | None = None,
         min_cost: float | None = None,
         metadata: tuple[str, str] | None = None,
-        limit: int = 50,
+        limit: int | None = DEFAULT_PAGE,
         offset: int = 0,
+        has_errors: bool | None = None,
     ) -> list[TraceSummary]:
-        """Traces matching every given filter, newest first.
+        """Traces matching every given filter, newest first: one page of at most ``limit``
+        (50 unless given; ``None`` for all of them), starting after ``offset`` traces.
+        :meth:`count_traces` says how many match in all.
 
-        ``status`` is ``ok`` or ``error`` (a trace with any failed span); ``agent``, ``model``
-        and ``tool`` match any span of the trace; ``metadata`` is a (key, value) pair of the
-        workflow's metadata; durations are in milliseconds, cost in USD.
+        ``status`` is the run's outcome: ``error`` for a run that failed (its root span has
+        status ERROR), ``ok`` otherwise. ``has_errors=True`` selects traces with any failed
+        span, including a tool error the agent recovered from, which leaves the run ``ok``.
+        ``agent``, ``model`` and ``tool`` match any span of the trace, ignoring case;
+        ``metadata`` is a (key, value) pair of the workflow's metadata; durations are in
+        milliseconds, cost in USD.
         """
-        where, params = TraceFilter(
-            since=since,
-            until=until,
-            status=status,
-            workflow=workflow,
-            agent=agent,
-            model=model,
-            tool=tool,
-            conversation_id=conversation_id,
-            min_duration_ms=min_duration_ms,
-            max_duration_ms=max_duration_ms,
-            min_tokens=min_tokens,
-            min_cost=min_cost,
-            metadata=metadata,
-        ).where()
-        rows = self._read(query.traces_sql(where), [*params, limit, offset])
+        where, params = self._trace_filter(locals()).where()
+        rows = self._read(
+            query.traces_sql(where), [*params, _UNLIMITED if limit is None else limit, offset]
+        )
         return self._with_metadata(rows)
+
+    def count_traces(self, **filters: Any) -> int:
+        """How many traces match the filters :meth:`get_traces` takes (not its paging)."""
+        where, params = self._trace_filter(filters).where()
+        return int(self._read(query.count_sql(where), params)[0][0])
+
+    @staticmethod
+    def _trace_filter(arguments: dict[str, Any]) -> TraceFilter:
+        names = TraceFilter.__dataclass_fields__
+        return TraceFilter(**{k: v for k, v in arguments.items() if k in names})
 
     def traces_updated_since(self, updated_ns: int, limit: int = 100) -> list[TraceSummary]:
         """Finished traces written or changed after ``updated_ns``, oldest change first."""
@@ -272,33 +287,44 @@ class TraceStore(ABC):
         return [TraceSummary.from_row(row, found[row[0]]) for row in rows]
 
     def resolve_trace_id(self, prefix: str) -> str | None:
-        """The full id of the one trace whose id starts with ``prefix`` (case-insensitive)."""
+        """The full id of the one trace whose id starts with ``prefix`` (case-insensitive);
+        None when no trace or several do (:meth:`trace_ids_starting` tells which)."""
+        found = self.trace_ids_starting(prefix, limit=2)
+        return found[0] if len(found) == 1 else None
+
+    def trace_ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        """Up to ``limit`` full trace ids that start with ``prefix`` (case-insensitive)."""
         prefix = prefix.strip().lower()
         rows = self._read(
             "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? "
-            "ORDER BY trace_id LIMIT 2",
-            (prefix, prefix + "g"),
+            "ORDER BY trace_id LIMIT ?",
+            (prefix, prefix + "g", limit),
         )
-        return rows[0][0] if len(rows) == 1 else None
+        return [row[0] for row in rows]
 
     def latest_trace_id(self) -> str | None:
         rows = self._read("SELECT trace_id FROM traces ORDER BY start_ns DESC LIMIT 1")
         return rows[0][0] if rows else None
+
+    def get_summary(self, trace_id: str) -> TraceSummary | None:
+        """One trace's list row (a unique id prefix is enough), or None; no spans read."""
+        full_id = self.resolve_trace_id(trace_id)
+        if full_id is None:
+            return None
+        rows = self._read(
+            f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?", (full_id,)
+        )
+        return self._with_metadata(rows)[0] if rows else None
 
     def get_trace(self, trace_id: str) -> TraceTree | None:
         """One trace with its spans as a tree, or None if no trace has that id.
 
         A unique prefix of the id is enough, as in ``agentel show 4bf92f``.
         """
-        full_id = self.resolve_trace_id(trace_id)
-        if full_id is None:
+        summary = self.get_summary(trace_id)
+        if summary is None:
             return None
-        summaries = self._with_metadata(
-            self._read(
-                f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?",
-                (full_id,),
-            )
-        )
+        full_id = summary.trace_id
         spans = [
             SpanRecord.from_row(row)
             for row in self._read(
@@ -306,7 +332,7 @@ class TraceStore(ABC):
                 (full_id,),
             )
         ]
-        return TraceTree(summaries[0], _nest(spans), spans)
+        return TraceTree(summary, _nest(spans), spans)
 
     def get_spans(
         self,
@@ -341,9 +367,68 @@ class TraceStore(ABC):
     def stats(self, group_by: query.GroupBy = "agent", since: When | None = None) -> list[StatsRow]:
         """Runs, errors, p50/p95 latency, tokens and cost per agent, model, tool,
         conversation or workflow, for runs that started after ``since``."""
-        reads = query.stats_queries(group_by, query.to_ns(since))
+        since_ns = query.to_ns(since)
+        reads = query.stats_queries(
+            group_by, since_ns, self._holds_few(since_ns), self.dialect.name
+        )
         results = [self._read(sql, params) for sql, params in reads]
         return query.aggregate_stats(results[0], results[1] if len(results) > 1 else ())
+
+    def _holds_few(self, since_ns: int | None) -> bool:
+        """Whether the traces started since ``since_ns`` are a small share of all (two
+        counts on the start index)."""
+        if since_ns is None:
+            return False
+        recent = self._read("SELECT COUNT(*) FROM traces WHERE start_ns >= ?", (since_ns,))
+        total = self._read("SELECT COUNT(*) FROM traces")
+        return int(recent[0][0]) <= query.NARROW_SHARE * int(total[0][0])
+
+    def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        """One span of a trace (full trace id, span id as 16 hex digits), or None."""
+        rows = self._read(
+            f"{query.SPAN_SELECT} WHERE s.trace_seq = {SEQ_OF} AND s.span_id = ?",
+            (trace_id, span_id.lower()),
+        )
+        return SpanRecord.from_row(rows[0]) if rows else None
+
+    def trace_agents(self, trace_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The agents that ran in each trace, in the order they first started."""
+        if not trace_ids:
+            return {}
+        found: dict[str, list[str]] = {trace_id: [] for trace_id in trace_ids}
+        for trace_id, agent, _ in self._read(
+            "SELECT t.trace_id, s.agent, MIN(s.start_ns) AS first FROM spans s "
+            "JOIN traces t ON t.trace_seq = s.trace_seq "
+            f"WHERE t.trace_id IN ({_marks(trace_ids)}) AND s.operation = ? "
+            "AND s.agent IS NOT NULL GROUP BY t.trace_id, s.agent ORDER BY first",
+            [*trace_ids, semconv.OP_INVOKE_AGENT],
+        ):
+            found[trace_id].append(agent)
+        return found
+
+    def names(self, kind: str, limit: int = 500) -> list[str]:
+        """Distinct names stored of one kind: ``workflow``, ``agent``, ``model`` or ``tool``,
+        in order, at most ``limit``."""
+        if kind == "workflow":
+            table, column, where = "traces", "workflow", ""
+        elif kind in ("agent", "model", "tool"):
+            table, column, where = "trace_names", "name", "kind = ? AND "
+        else:
+            raise ValueError(f"kind={kind!r} is not one of workflow, agent, model, tool")
+        params = [kind] if where else []
+        rows = self._read(query.distinct_sql(table, column, where), [*params, *params, limit])
+        return [row[0] for row in rows]
+
+    def timeline(
+        self, since: When, until: When | None = None, buckets: int = 48
+    ) -> list[TimelineRow]:
+        """Runs, errors, p50/p95 latency, tokens and cost of the traces that started in each
+        of ``buckets`` equal slices of [since, until) (until: now), oldest first."""
+        since_ns = query.to_ns(since) or 0
+        until_ns = query.to_ns(until) if until is not None else time.time_ns()
+        bucket_ns = max(1, -(-(until_ns - since_ns) // buckets))
+        rows = self._read(query.TIMELINE_SQL, ("error", since_ns, until_ns))
+        return query.aggregate_timeline(rows, since_ns, until_ns, bucket_ns)
 
     def counts(self) -> tuple[int, int]:
         """(traces, spans) stored."""
