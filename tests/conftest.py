@@ -6,6 +6,7 @@ may want belong here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,19 @@ from fake_openai import FakeOpenAI
 from otlp_receiver import OTLPReceiver
 
 pytest_plugins = ["agent_fixtures", "agentor_fixtures", "agno_support"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The default spool directory lives under XDG_STATE_HOME: keep it out of the real home
+    (subprocesses inherit it too)."""
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
 
 
 @pytest.fixture

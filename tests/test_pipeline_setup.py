@@ -185,7 +185,9 @@ def test_a_backend_that_is_down_never_blocks_the_app_and_losses_are_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}/v1/traces"
-    pipeline = agentel.setup("otlp", otlp_endpoint=endpoint, export_timeout=0.5, **FAST)
+    pipeline = agentel.setup(
+        "otlp", otlp_endpoint=endpoint, export_timeout=0.5, spool=False, **FAST
+    )
     with caplog.at_level(logging.WARNING, logger="agentel"):
         started = time.perf_counter()
         emit_sample_trace()

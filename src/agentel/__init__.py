@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 from agentel.version import __version__
 
 if TYPE_CHECKING:
+    from agentel.export.delivery import DeliveryStats
     from agentel.export.pipeline import Pipeline
 
 __all__ = [
     "__version__",
+    "delivery",
     "flush",
     "instrument",
     "setup",
@@ -54,6 +56,17 @@ def flush(timeout_millis: int = 30_000) -> bool:
     from agentel.export.pipeline import flush as _flush
 
     return _flush(timeout_millis)
+
+
+def delivery() -> dict[str, DeliveryStats]:
+    """Per exporter: spans produced, exported, spooled, failed, dropped and abandoned.
+
+    The counts always add up (``produced`` = the five outcomes + ``pending``); empty before
+    :func:`setup`.
+    """
+    from agentel.export.pipeline import delivery as _delivery
+
+    return _delivery()
 
 
 def shutdown() -> None:

@@ -30,6 +30,7 @@ from rich.console import Console
 from agentel import cli_format as fmt
 from agentel.cli_content import CAPTURE_HINT, conversation
 from agentel.cli_tree import TIMELINE_MIN_WIDTH, trace_view
+from agentel.redact import mask_text, mask_url, url_secrets
 from agentel.settings import (
     DEFAULT_CELESTO_BASE_URL,
     ENV_CAPTURE_CONTENT,
@@ -142,7 +143,8 @@ def _open(ctx: click.Context, *, write: bool = False) -> TraceStore:
     except click.ClickException:
         raise
     except Exception as exc:  # a database that cannot be reached: say which, and why
-        raise click.ClickException(f"cannot open the trace store {db or url}: {exc}") from None
+        shown = mask_text(f"{db or url}: {exc}", url_secrets(db or url))
+        raise click.ClickException(f"cannot open the trace store {shown}") from None
 
 
 def _no_store_here(path: Path) -> str:
@@ -700,16 +702,17 @@ _SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "HEADERS", "AUTH")
 def _masked(name: str, value: str) -> str:
     if any(word in name.upper() for word in _SECRET_WORDS):
         return f"set ({len(value)} characters, hidden)"
-    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", value)
+    return mask_url(value)
 
 
 def _check_otlp(config: PipelineSettings, target: Any) -> tuple[bool, str, str]:
     """(ok, label, detail) for the OTLP endpoint setup() would send to."""
     grpc = config.otlp_protocol == "grpc"
     endpoint = target.endpoint or _default_otlp_url(grpc)
-    label = f"otlp {endpoint}" + (f" ({config.otlp_preset})" if config.otlp_preset else "")
+    preset = f" ({config.otlp_preset})" if config.otlp_preset else ""
+    label = f"otlp {mask_url(endpoint)}{preset}"
     ok, detail = _accepts_connections(endpoint) if grpc else _answers(endpoint)
-    return ok, label, detail
+    return ok, label, mask_text(detail, url_secrets(endpoint))
 
 
 def _preset_variables(preset: str) -> None:
@@ -752,7 +755,7 @@ def _answers(url: str, timeout: float = 3.0) -> tuple[bool, str]:
             return True, f"answers (HTTP {r.status})"
     except urllib.error.HTTPError as exc:
         return True, f"answers (HTTP {exc.code})"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except Exception as exc:  # unreachable, or a URL the client cannot even parse
         reason = getattr(exc, "reason", exc)
         return False, f"does not answer ({reason})"
 
@@ -793,7 +796,7 @@ def doctor(ctx: click.Context) -> None:
                 counted = f"{fmt.plural(traces_n, 'trace')}, {fmt.plural(spans_n, 'span')}"
                 report(True, "store", f"schema v{store.schema_version}, {counted}")
     except Exception as exc:
-        report(False, "store", str(exc))
+        report(False, "store", mask_text(str(exc), url_secrets(db or os.environ.get(ENV_DB, ""))))
     pricing = os.environ.get(ENV_PRICING_FILE)
     click.echo("  prices: bundled table" + (f" + {pricing}" if pricing else ""))
 
@@ -816,13 +819,22 @@ def doctor(ctx: click.Context) -> None:
         elif exporter.name == "celesto":
             base = os.environ.get(ENV_CELESTO_BASE_URL) or DEFAULT_CELESTO_BASE_URL
             ok, detail = _answers(base)
-            report(ok, f"celesto {base}", detail)
+            report(ok, f"celesto {mask_url(base)}", mask_text(detail, url_secrets(base)))
         elif exporter.name in STORE_EXPORTER_NAMES:
             click.echo(f"  {exporter.name}: writes to the trace store above")
         else:
             click.echo(f"  {exporter.name}: in this process, nothing to reach")
         exporter.exporter.shutdown()
     click.echo(_content_capture_line())
+
+    click.echo(click.style("Spool (batches waiting for a backend)", bold=True))
+    try:
+        from agentel.export import spool_admin
+
+        for line in spool_admin.status_lines():
+            click.echo(f"  {line}")
+    except Exception as exc:
+        report(False, "spool", str(exc))
 
     click.echo(click.style("Environment", bold=True))
     names = sorted(
@@ -842,6 +854,60 @@ def doctor(ctx: click.Context) -> None:
         click.echo("  openai-agents is not installed (pip install 'agentel[openai-agents]')")
     if problems:
         ctx.exit(1)
+
+
+# --- spool -----------------------------------------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def spool(ctx: click.Context) -> None:
+    """Spans kept on disk while a backend (OTLP, Celesto) did not answer.
+
+    They are sent by the app itself once the backend is back, or by the next app that starts
+    with the same spool; these commands show, send or delete them now. The spool is in
+    $AGENTEL_SPOOL_DIR, else ~/.local/state/agentel/spool.
+
+    \b
+    Examples:
+      agentel spool           what is waiting, for which destination, and how old it is
+      agentel spool flush     send it now, to the destinations this environment sets up
+      agentel spool clear -y  delete it
+    """
+    if ctx.invoked_subcommand is None:
+        from agentel.export import spool_admin
+
+        for line in _spool_lines(spool_admin.status_lines):
+            click.echo(line)
+
+
+def _spool_lines(action: Any) -> list[str]:
+    try:
+        return list(action())
+    except SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@spool.command("flush")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to keep trying.")
+def spool_flush(timeout: float) -> None:
+    """Send the spooled spans to the backends configured by the environment."""
+    from agentel.export import spool_admin
+
+    for line in _spool_lines(lambda: spool_admin.flush(timeout)):
+        click.echo(line)
+
+
+@spool.command("clear")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def spool_clear(yes: bool) -> None:
+    """Delete every spooled span (they will not be sent)."""
+    from agentel.export import spool_admin
+
+    if not yes:
+        click.confirm("Delete every spooled span?", abort=True)
+    for line in _spool_lines(spool_admin.clear):
+        click.echo(line)
 
 
 if __name__ == "__main__":  # python -m agentel.cli

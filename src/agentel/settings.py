@@ -443,3 +443,46 @@ class PipelineSettings:
                 env, capture=capture_content, max_length=content_max_length
             ),
         )
+
+
+# --- spool: batches a network backend could not take, kept on disk ------------------------
+ENV_SPOOL = "AGENTEL_SPOOL"
+ENV_SPOOL_DIR = "AGENTEL_SPOOL_DIR"
+ENV_SPOOL_MAX_MB = "AGENTEL_SPOOL_MAX_MB"
+DEFAULT_SPOOL_MAX_MB = 100.0
+
+
+@dataclass(frozen=True)
+class SpoolSettings:
+    """Whether the OTLP and Celesto exporters keep undeliverable batches on disk, where, and
+    how much (the oldest batches go first when it is full)."""
+
+    enabled: bool = True
+    directory: str | None = None  # None: the per-user state directory
+    max_mb: float = DEFAULT_SPOOL_MAX_MB
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        enabled: bool | None = None,
+        directory: str | None = None,
+        max_mb: float | None = None,
+    ) -> SpoolSettings:
+        """Arguments win over ``AGENTEL_SPOOL*`` over the defaults."""
+        env = os.environ if env is None else env
+        value, name = _pick(enabled, "spool", env, ENV_SPOOL)
+        on = True if value is None else parse_bool(name, value)
+        value, name = _pick(directory, "spool_dir", env, ENV_SPOOL_DIR)
+        where = None if value is None else str(value).strip()
+        value, name = _pick(max_mb, "spool_max_mb", env, ENV_SPOOL_MAX_MB)
+        size = DEFAULT_SPOOL_MAX_MB
+        if value is not None:
+            try:
+                size = float(value)
+            except (TypeError, ValueError):
+                size = -1.0
+            if not size > 0 or size != size:
+                raise SettingError(f"{name}={value!r} is not a size; give megabytes above 0.")
+        return cls(on, where, size)

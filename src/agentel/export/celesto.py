@@ -141,18 +141,29 @@ class CelestoSpanExporter(SpanExporter):
         # a framework's own Celesto upload of the same runs (Agentor's) stands down meanwhile
         exports.announce("celesto", self)
 
+    @property
+    def spool_destination(self) -> str:
+        """Where this exporter's spool sends: one spool per ingest URL."""
+        return f"celesto {self.endpoint}"
+
     def __repr__(self) -> str:  # keeps the key out of reprs in logs and tracebacks
         return f"CelestoSpanExporter(endpoint={self.endpoint!r})"
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        undelivered = self.export_partial(spans)
+        return SpanExportResult.FAILURE if undelivered else SpanExportResult.SUCCESS
+
+    def export_partial(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+        """Export; return the spans of the traces that could not be posted. Spans still
+        waiting for their workflow are not among them: they go with a later post."""
         return self._send(self._assembler.add(spans))
 
-    def _send(self, groups: list[_Group]) -> SpanExportResult:
+    def _send(self, groups: list[_Group]) -> list[ReadableSpan]:
         items = [item for closing, members in groups for item in to_items(closing, members)]
         if not items:
-            return SpanExportResult.SUCCESS
+            return []
         body = json.dumps({"data": items}, default=str).encode()
-        return SpanExportResult.SUCCESS if self._post(body) else SpanExportResult.FAILURE
+        return [] if self._post(body) else [span for _, members in groups for span in members]
 
     def _post(self, body: bytes) -> bool:
         deadline = time.monotonic() + self._timeout

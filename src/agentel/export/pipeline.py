@@ -14,7 +14,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -23,27 +24,33 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from agentel import semconv as sc
 from agentel import settings as s
 from agentel.export import metrics as metrics_setup
-from agentel.export import registry
+from agentel.export import registry, spool
 from agentel.export.delivery import (
     CountingBatchSpanProcessor,
+    CountingSimpleSpanProcessor,
     DeliveryStats,
     FanOutProcessor,
     GuardedExporter,
     quiet_repeated_exporter_logs,
+    run_all_bounded,
     run_bounded,
+    start_thread,
 )
 from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
+from agentel.export.spooler import Spooler
+from agentel.redact import mask_url
 
 _log = logging.getLogger(__name__)
 _lock = threading.RLock()
 _current: Pipeline | None = None
 
+DEFAULT_EXPORT_TIMEOUT = 30.0
 _OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
@@ -58,7 +65,7 @@ class Pipeline:
         meter_provider: MeterProvider | None,
         owns_meter_provider: bool,
         exporters: Sequence[registry.NamedExporter],
-        stats: Sequence[DeliveryStats],
+        lanes: Sequence[_Lane],
         fan_out: FanOutProcessor | None,
         exit_flush_timeout: float,
         auto: bool = False,
@@ -70,7 +77,8 @@ class Pipeline:
         self._owns_tracer_provider = owns_tracer_provider
         self._owns_meter_provider = owns_meter_provider
         self._exporters = {named.name: named.exporter for named in exporters}
-        self._stats = {stat.name: stat for stat in stats}
+        self._lanes = tuple(lanes)
+        self._stats = {lane.stats.name: lane.stats for lane in lanes}
         self._fan_out = fan_out
         self._exit_flush_timeout = exit_flush_timeout
         self._auto = auto
@@ -87,31 +95,36 @@ class Pipeline:
 
     @property
     def delivery(self) -> dict[str, DeliveryStats]:
-        """Per exporter: spans exported, failed and dropped from a full queue."""
-        return dict(self._stats)
+        """Per exporter: spans produced, exported, spooled, failed, dropped and abandoned
+        (consistent copies; they always add up, with ``pending`` while spans are queued)."""
+        return {name: stat.snapshot() for name, stat in self._stats.items()}
 
     @property
     def undelivered_spans(self) -> int:
-        """Spans that could not be sent, over all exporters."""
+        """Spans that will not reach their backend (failed, dropped, abandoned), over all
+        exporters; spooled spans are not among them."""
         return sum(stat.undelivered for stat in self._stats.values())
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export every finished span (and metric) now; wait at most ``timeout_millis``."""
-        return bool(run_bounded(self._flush_all, timeout_millis / 1000, "flush"))
+        """Export every finished span (and metric) now, and send what the spools hold if the
+        backends answer; wait at most ``timeout_millis``."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        return all(self._flush_all(deadline, probe=True))
 
-    def _flush_all(self) -> bool:
-        done = True
+    def _flush_all(self, deadline: float, probe: bool) -> list[bool]:
+        """Every exporter at once, each on its own thread: a hung one holds up no other.
+        ``probe``: send what the spools hold even to a backend last seen down."""
+        jobs: list[Callable[[], bool]] = []
         if self._fan_out is not None and not self._fan_out.closed:
-            done = self._fan_out.force_flush() and done
-            # The SDK's base SpanExporter.force_flush returns None: only False is a failure.
-            flushed = [e.force_flush() is not False for e in self._exporters.values()]
-            done = all(flushed) and done
+            jobs.extend(lane.flusher(deadline, probe) for lane in self._lanes)
         if self.meter_provider is not None:
-            done = bool(self.meter_provider.force_flush()) and done
-        return done
+            jobs.append(lambda: bool(self.meter_provider.force_flush()))  # type: ignore[union-attr]
+        results = run_all_bounded(jobs, max(deadline - time.monotonic(), 0.0), "flush")
+        return [result is True for result in results]
 
     def shutdown(self, timeout_millis: int | None = None) -> None:
-        """Flush, then close what this pipeline added or built; bounded by the timeout."""
+        """Flush every exporter in parallel for at most the exit timeout in total; then spool
+        what is left (or count it abandoned) and close what this pipeline added or built."""
         global _current
         with _lock:
             if self._closed:
@@ -122,7 +135,9 @@ class Pipeline:
         atexit.unregister(self._at_exit)
         timeout = self._exit_flush_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + timeout
-        run_bounded(self._flush_all, timeout, "flush")
+        self._flush_all(deadline, probe=False)
+        for lane in self._lanes:
+            lane.settle_at_exit()
         run_bounded(self._close, max(deadline - time.monotonic(), 0.5), "shutdown")
 
     def _retire(self) -> bool:
@@ -144,13 +159,58 @@ class Pipeline:
 
     def _at_exit(self) -> None:
         self.shutdown()
-        stats = [st for st in self._stats.values() if st.undelivered]
-        for stat in stats:
-            _log.warning(
-                "agentel: %d span(s) could not be sent by the %s exporter.",
-                stat.undelivered,
-                stat.name,
+        for stat in self._stats.values():
+            if stat.exported == stat.produced:
+                continue
+            kept = (
+                f"; the spooled ones wait in {stat.spool_path} for the next process that "
+                "uses this spool"
+                if stat.spooled
+                else ""
             )
+            _log.warning(
+                "agentel: %d span(s) could not be sent by the %s exporter (%s)%s.",
+                stat.produced - stat.exported,
+                stat.name,
+                stat.summary(),
+                kept,
+            )
+
+
+class _Lane:
+    """One exporter's path: its processor, its guard and stats, and its spool if it has one."""
+
+    def __init__(
+        self, processor: SpanProcessor, guarded: GuardedExporter, spooler: Spooler | None
+    ) -> None:
+        self.processor = processor
+        self.guarded = guarded
+        self.stats = guarded.stats
+        self.spooler = spooler
+
+    def flusher(self, deadline: float, probe: bool) -> Callable[[], bool]:
+        def flush() -> bool:
+            done = bool(self.processor.force_flush())
+            done = self.guarded.force_flush() and done
+            if self.spooler is not None and (probe or self.spooler.healthy):
+                done = self.spooler.drain(deadline) and done
+            return done
+
+        return flush
+
+    def settle_at_exit(self) -> None:
+        """Whatever is still queued or being sent: spooled, else abandoned."""
+        remaining = self.guarded.close_out()
+        if self.spooler is None:
+            self.stats.add("abandoned", len(remaining))
+            return
+        self.spooler.stop()
+        self.spooler.keep(remaining, "the exit deadline passed before they were sent")
+        self.spooler.close()
+        if remaining:
+            # An export cut off here must not deliver its batch late (its retries go on in
+            # its thread) as well as from the spool: shutting the exporter down stops them.
+            start_thread(self.guarded.shutdown, f"agentel-close-{self.stats.name}")
 
 
 def _split(
@@ -227,13 +287,21 @@ def _resource(config: s.PipelineSettings, attributes: Mapping[str, Any] | None) 
     return Resource.create(values)
 
 
-def _processor(
-    named: registry.NamedExporter, batch: s.BatchSettings
-) -> tuple[SpanProcessor, DeliveryStats]:
+def _lane(
+    named: registry.NamedExporter, batch: s.BatchSettings, spool_settings: s.SpoolSettings
+) -> _Lane:
     stats = DeliveryStats(named.name)
-    guarded = GuardedExporter(named.exporter, stats)
     if named.immediate:
-        return SimpleSpanProcessor(guarded), stats
+        guarded = GuardedExporter(named.exporter, stats)
+        return _Lane(CountingSimpleSpanProcessor(guarded), guarded, None)
+    # An export is cut off a second after its own timeout; one with none (a user's
+    # exporter) after OTEL_BSP_EXPORT_TIMEOUT's default of 30 s.
+    cutoff = (batch.export_timeout or DEFAULT_EXPORT_TIMEOUT) + 1.0
+    guarded = GuardedExporter(named.exporter, stats, cutoff=cutoff)
+    spooler = None
+    if named.spool_destination is not None and spool_settings.enabled:
+        spooler = open_spooler(named, spool_settings, stats, guarded, lease=2 * cutoff + 5)
+        guarded.spooler = spooler
     extra: dict[str, float] = {}
     if batch.export_timeout is not None:
         extra["export_timeout_millis"] = batch.export_timeout * 1000
@@ -244,7 +312,37 @@ def _processor(
         max_export_batch_size=batch.max_export_batch_size,
         **extra,
     )
-    return processor, stats
+    return _Lane(processor, guarded, spooler)
+
+
+def open_spooler(
+    named: registry.NamedExporter,
+    settings: s.SpoolSettings,
+    stats: DeliveryStats,
+    guarded: GuardedExporter,
+    lease: float,
+) -> Spooler | None:
+    """The exporter's spool, or None (warned once) when no writable directory is at hand:
+    the app goes on and what cannot be sent is counted as failed."""
+    destination = named.spool_destination or ""
+    directory = Path(settings.directory) if settings.directory else spool.default_dir()
+    path = spool.file_for(directory, named.name, destination)
+    try:
+        opened = spool.Spool(
+            path, named.name, mask_url(destination), int(settings.max_mb * 1024 * 1024)
+        )
+    except Exception as error:
+        _log.warning(
+            "agentel: the %s exporter has no spool (%s: %s); spans it cannot send are "
+            "counted as failed. Set %s to a writable directory, or %s=false.",
+            named.name,
+            path,
+            error,
+            s.ENV_SPOOL_DIR,
+            s.ENV_SPOOL,
+        )
+        return None
+    return Spooler(opened, stats, guarded.send, lease)
 
 
 def _named_instances(instances: Sequence[SpanExporter]) -> list[registry.NamedExporter]:
@@ -252,7 +350,10 @@ def _named_instances(instances: Sequence[SpanExporter]) -> list[registry.NamedEx
     for instance in instances:
         name = type(instance).__name__
         count = sum(1 for n in named if n.name.split("#")[0] == name)
-        named.append(registry.NamedExporter(f"{name}#{count + 1}" if count else name, instance))
+        unique = f"{name}#{count + 1}" if count else name
+        # An exporter that says where it sends (Celesto's) gets a spool, as its named form does.
+        destination = getattr(instance, "spool_destination", None)
+        named.append(registry.NamedExporter(unique, instance, False, destination))
     return named
 
 
@@ -279,6 +380,9 @@ def setup(
     db_url: str | None = None,
     store: Any = None,
     exit_flush_timeout: float | None = None,
+    spool: bool | None = None,
+    spool_dir: str | None = None,
+    spool_max_mb: float | None = None,
     instrument: bool = True,
     keep_openai_export: bool | None = None,
     keep_agentor_export: bool | None = None,
@@ -318,6 +422,9 @@ def setup(
             capture_content=capture_content,
             content_max_length=content_max_length,
         )
+        spool_settings = s.SpoolSettings.from_env(
+            enabled=spool, directory=spool_dir, max_mb=spool_max_mb
+        )
         provider, joined = _current_provider(tracer_provider)
         building = not joined
         named, target = plan(
@@ -338,7 +445,15 @@ def setup(
         if _current is not None:  # an automatic pipeline gives way to an explicit setup()
             inherited = _current._retire()
         pipeline = _assemble(
-            config, provider, building, named, target, metric_readers, resource_attributes, _auto
+            config,
+            provider,
+            building,
+            named,
+            target,
+            metric_readers,
+            resource_attributes,
+            _auto,
+            spool_settings,
         )
         pipeline._owns_tracer_provider = pipeline._owns_tracer_provider or inherited
         if instrument:
@@ -391,6 +506,7 @@ def _assemble(
     metric_readers: Sequence[MetricReader],
     resource_attributes: Mapping[str, Any] | None,
     auto: bool,
+    spool_settings: s.SpoolSettings,
 ) -> Pipeline:
     resource = _resource(config, resource_attributes)
     if building:
@@ -402,12 +518,11 @@ def _assemble(
     else:
         _warn_unused_on_join(config, resource_attributes)
     fan_out = None
-    stats: list[DeliveryStats] = []
+    lanes: list[_Lane] = []
     if named:
         if isinstance(provider, TracerProvider):
-            pairs = [_processor(n, config.batch) for n in named]
-            stats = [stat for _, stat in pairs]
-            fan_out = FanOutProcessor([processor for processor, _ in pairs])
+            lanes = [_lane(n, config.batch, spool_settings) for n in named]
+            fan_out = FanOutProcessor([lane.processor for lane in lanes])
             provider.add_span_processor(fan_out)
         else:
             _log.warning(
@@ -436,7 +551,7 @@ def _assemble(
         meter_provider=meter_provider,
         owns_meter_provider=meter_provider is not None and not meter_joined,
         exporters=named,
-        stats=stats,
+        lanes=lanes,
         fan_out=fan_out,
         exit_flush_timeout=config.exit_flush_timeout,
         auto=auto,
@@ -486,6 +601,12 @@ def _instrument(
 def current() -> Pipeline | None:
     """The pipeline ``setup()`` built, if it is still open."""
     return _current
+
+
+def delivery() -> dict[str, DeliveryStats]:
+    """Per exporter of the current pipeline: where its spans went (empty without one)."""
+    pipeline = _current
+    return {} if pipeline is None else pipeline.delivery
 
 
 def flush(timeout_millis: int = 30_000) -> bool:

@@ -22,6 +22,20 @@ class NamedExporter:
     name: str
     exporter: SpanExporter
     immediate: bool = False
+    # Where a network exporter sends (its spool is kept per destination); None: no spool.
+    spool_destination: str | None = None
+
+
+def otlp_destination(protocol: str, target: OTLPTarget) -> str:
+    """The URL the OTel OTLP exporter will send to, as it resolves it from the environment."""
+    endpoint = target.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not endpoint:
+        if protocol == "grpc":
+            endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4317"
+        else:
+            base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318"
+            endpoint = base.rstrip("/") + "/v1/traces"
+    return f"{protocol} {endpoint}"
 
 
 def _db_url(name: str, db_url: str | None) -> str:
@@ -104,7 +118,8 @@ def build(
             config.batch.export_timeout,
             protocol_source=config.otlp_protocol_source,
         )
-        return NamedExporter(name, with_dialect(exporter, config.dialect))
+        destination = otlp_destination(config.otlp_protocol, target)
+        return NamedExporter(name, with_dialect(exporter, config.dialect), False, destination)
     if name == "console":
         from agentel.export.console import ConsoleTreeExporter
 
@@ -112,7 +127,8 @@ def build(
     if name == "celesto":
         from agentel.export.celesto import CelestoSpanExporter
 
-        return NamedExporter(name, CelestoSpanExporter())
+        celesto = CelestoSpanExporter()
+        return NamedExporter(name, celesto, False, celesto.spool_destination)
     if name == "memory":
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 

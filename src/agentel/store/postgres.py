@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from agentel.redact import mask_url
 from agentel.settings import ENV_DB, SettingError
 from agentel.store import schema
 from agentel.store.aggregate import TRACE_UPSERT_COLUMNS, upsert_traces
@@ -70,14 +71,6 @@ def _shared(url: str) -> bool:
     return shared_database(url)
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class PostgresStore(TraceStore):
     """A trace store in a PostgreSQL database (``postgresql://user@host/db[?schema=x]``)."""
 
@@ -88,11 +81,11 @@ class PostgresStore(TraceStore):
     def __init__(self, url: str, *, read_only: bool = False):
         if psycopg is None:
             raise SettingError(
-                f"{ENV_DB}={_redact(url)} needs the PostgreSQL driver: "
+                f"{ENV_DB}={mask_url(url)} needs the PostgreSQL driver: "
                 "pip install 'agentel[postgres]'"
             )
         super().__init__()
-        self.url = _redact(url)
+        self.url = mask_url(url)
         self.read_only = read_only
         self._conninfo, self.schema = split_schema(url)
         self._shared = _shared(url)
