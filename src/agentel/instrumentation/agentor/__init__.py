@@ -16,17 +16,15 @@ recorded only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (or
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
 from agentel.instrumentation.agentor.package import _instruments
+from agentel.instrumentation.core.instrumentor import GuestInstrumentor, Installation
 
 __all__ = ["AgentorInstrumentor"]
 
 
-class AgentorInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class AgentorInstrumentor(GuestInstrumentor):
     """Traces Agentor 0.1 runs as OTel spans under whatever TracerProvider is given.
 
     ``instrument()`` keyword arguments: ``tracer_provider``, ``meter_provider``,
@@ -36,20 +34,9 @@ class AgentorInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     ``AGENTEL_KEEP_AGENTOR_EXPORT``, else off so each run is sent once).
     """
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every construction, so the
-    # installation lives in a class-level default rather than being reset in __init__.
-    _installation: Any = None
+    _instruments = _instruments
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    def _create_installation(self, **kwargs: Any) -> Installation:
+        from agentel.instrumentation.agentor.install import Installation as FrameworkInstallation
 
-    def _instrument(self, **kwargs: Any) -> None:
-        from agentel.instrumentation.agentor.install import Installation
-
-        self._installation = Installation.create(**kwargs)
-        self._installation.install()
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        if self._installation is not None:
-            self._installation.uninstall()
-            self._installation = None
+        return FrameworkInstallation.create(**kwargs)

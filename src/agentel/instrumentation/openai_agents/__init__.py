@@ -14,17 +14,15 @@ handoff and ``apply_guardrail`` per guardrail check. Message content is recorded
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
+from agentel.instrumentation.core.instrumentor import GuestInstrumentor, Installation
 from agentel.instrumentation.openai_agents.package import _instruments
 
 __all__ = ["OpenAIAgentsInstrumentor"]
 
 
-class OpenAIAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class OpenAIAgentsInstrumentor(GuestInstrumentor):
     """Traces OpenAI Agents SDK runs as OTel spans under whatever TracerProvider is given.
 
     ``instrument()`` keyword arguments: ``tracer_provider``, ``meter_provider``,
@@ -34,20 +32,11 @@ class OpenAIAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     exported twice and runs without an OpenAI key do not log export errors).
     """
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every construction, so the
-    # installation lives in a class-level default rather than being reset in __init__.
-    _installation: Any = None
+    _instruments = _instruments
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    def _create_installation(self, **kwargs: Any) -> Installation:
+        from agentel.instrumentation.openai_agents.install import (
+            Installation as FrameworkInstallation,
+        )
 
-    def _instrument(self, **kwargs: Any) -> None:
-        from agentel.instrumentation.openai_agents.install import Installation
-
-        self._installation = Installation.create(**kwargs)
-        self._installation.install()
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        if self._installation is not None:
-            self._installation.uninstall()
-            self._installation = None
+        return FrameworkInstallation.create(**kwargs)
