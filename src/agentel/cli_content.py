@@ -17,6 +17,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from agentel import semconv
+from agentel.content import parse_json
 from agentel.store.model import SpanRecord, TraceTree
 
 CAPTURE_HINT = (
@@ -27,23 +28,14 @@ ROLE_STYLES = {"user": "bold green", "assistant": "bold cyan", "tool": "bold mag
 INDENT = 4
 
 
-def _parsed(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _messages(span: SpanRecord, attribute: str) -> list[dict[str, Any]]:
-    data = _parsed(span.attributes.get(attribute))
+    data = parse_json(span.attributes.get(attribute))
     return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
 
 def _block(value: Any, cut: int) -> RenderableType:
     """A value as pretty JSON when it is JSON (also JSON inside a string), else as text."""
-    data = _parsed(value)
+    data = parse_json(value)
     if isinstance(data, dict | list):
         return Padding(JSON.from_data(data, indent=2), (0, 0, 0, INDENT))
     return Padding(Text(_cut(str(data), cut)), (0, 0, 0, INDENT))
@@ -105,7 +97,7 @@ def _agent_of(span: SpanRecord, parents: dict[str, SpanRecord]) -> str | None:
 
 
 def _instructions(span: SpanRecord) -> str:
-    data = _parsed(span.attributes.get(semconv.GEN_AI_SYSTEM_INSTRUCTIONS))
+    data = parse_json(span.attributes.get(semconv.GEN_AI_SYSTEM_INSTRUCTIONS))
     if isinstance(data, list):
         return "\n".join(str(p.get("content", "")) for p in data if isinstance(p, dict))
     return "" if data is None else str(data)

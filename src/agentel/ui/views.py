@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentel import semconv
+from agentel.content import parse_json
 from agentel.store import SpanRecord, TraceTree
 
 CAPTURE_HINT = (
@@ -42,16 +43,6 @@ def span_kind(span: SpanRecord) -> str:
         semconv.OP_CHAT: "model",
         semconv.OP_APPLY_GUARDRAIL: "guardrail",
     }.get(operation or "", "other")
-
-
-def parse_json(value: Any) -> Any:
-    """A content attribute's value: parsed JSON when it is JSON text, else as it is."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def pretty(value: Any) -> str:
