@@ -250,3 +250,18 @@ def test_the_cli_reads_a_postgres_store() -> None:
         assert "└─ invoke_agent Billing" in shown and "cost $0.0038" in shown
     finally:
         drop_schema(url)
+
+
+def test_show_last_shows_the_newest_of_several_traces(tmp_path: Path) -> None:
+    db = tmp_path / "several.db"
+    hour = 3600 * 10**9
+    runs = {
+        workflow: support_run(seed=seed, start_ns=BASE_NS + offset * hour, workflow=workflow)
+        for seed, offset, workflow in ((1, 0, "Middle"), (2, 1, "Newest"), (3, -1, "Oldest"))
+    }
+    with open_store(str(db)) as store:
+        for run in runs.values():  # the newest is not the last one written
+            store.write_spans(run.spans)
+    shown = agentel("show", "--last", db=db).stdout
+    assert runs["Newest"].trace_hex in shown and "invoke_workflow Newest" in shown
+    assert "Middle" not in shown and "Oldest" not in shown
