@@ -268,18 +268,20 @@ def test_cost_of_known_and_unknown_models(store: TraceStore, tmp_path, monkeypat
 
 
 def test_a_trace_marked_error_stays_error_when_a_later_batch_has_none(store: TraceStore) -> None:
+    """A failed run's spans, then a late span of the same trace with no error (a span that
+    ended after the run, or one exported by another process): the trace stays failed."""
     run = TraceBuilder(seed=50)
-    agent = run.agent("Triage")
-    run.tool(agent, "lookup_order", "Triage", error="builtins.KeyError")
+    agent = run.agent("Triage", error="agents.exceptions.MaxTurnsExceeded")
     run.chat(agent, "gpt-4o", 100, 10)
-    run.finish()
-    failed_tool, rest = run.spans[:2], run.spans[2:]
-    store.write_spans(failed_tool)
-    assert [(t.status, t.error_count) for t in store.get_traces()] == [("error", 1)]
-    store.write_spans(rest)  # the chat and the root span, all fine
+    run.finish(error="agents.exceptions.MaxTurnsExceeded")
+    late = TraceBuilder(seed=51)  # a span of the same trace, under the same agent
+    late.trace_id, late.root = run.trace_id, run.root
+    late.tool(agent, "lookup_order", "Triage")
+    store.write_spans(run.spans)
+    assert [(t.status, t.error_count) for t in store.get_traces()] == [("error", 2)]
+    store.write_spans(late.spans)
     [trace] = store.get_traces()
-    assert (trace.status, trace.error_count, trace.span_count) == ("error", 1, 4)
-    assert trace.complete
+    assert (trace.status, trace.error_count, trace.span_count) == ("error", 2, 4)
     assert [t.trace_id for t in store.get_traces(status="error")] == [run.trace_hex]
     assert store.get_traces(status="ok") == []
 
