@@ -36,10 +36,16 @@ CHECKPOINT_PAUSE_SECONDS = 0.05  # the least time between background checkpoints
 
 
 class _Checkpointer:
-    """Checkpoints the WAL on its own connection and thread, woken after each commit."""
+    """Checkpoints the WAL on its own connection and thread, woken after each commit.
+
+    ``busy`` is held while it checkpoints: SQLite lets one checkpoint run at a time and
+    answers any other at once with SQLITE_BUSY, without waiting, so the writer's truncation
+    takes this lock first instead of failing whenever it meets a background checkpoint.
+    """
 
     def __init__(self, path: Path):
         self._path = path
+        self.busy = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentel-checkpoint", daemon=True)
@@ -57,7 +63,7 @@ class _Checkpointer:
                     return
                 self._wake.clear()
                 # PASSIVE: copy what no reader still needs, never wait for anyone.
-                with contextlib.suppress(sqlite3.Error):
+                with self.busy, contextlib.suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 if self._stop.wait(CHECKPOINT_PAUSE_SECONDS):
                     return
@@ -177,20 +183,26 @@ class SQLiteStore(TraceStore):
         if self._checkpointer is None:
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._checkpointer = _Checkpointer(self.path)
-        self._checkpointer.wake()
         try:
             oversized = self._wal.stat().st_size > WAL_LIMIT_BYTES
         except OSError:
+            oversized = False
+        if oversized:  # before waking the checkpointer, which would only be in the way
+            self._truncate_wal(self._checkpointer)
+        self._checkpointer.wake()
+
+    def _truncate_wal(self, checkpointer: _Checkpointer) -> None:
+        """The batch is committed whatever happens here: a checkpoint or reader that keeps
+        the WAL busy past a short wait only postpones the truncation to a later batch."""
+        if not checkpointer.busy.acquire(timeout=TRUNCATE_WAIT_MS / 1000):
             return
-        if oversized:
-            # The batch is committed whatever happens here: a reader that keeps the WAL
-            # busy past a short wait only postpones the truncation to a later batch.
-            self._conn.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
-            try:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            finally:
-                self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        self._conn.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            checkpointer.busy.release()
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
