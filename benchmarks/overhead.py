@@ -11,6 +11,7 @@ Scenario (10 spans): workflow > triage (chat, tool, chat, handoff) > billing (ch
     python benchmarks/overhead.py            # both model kinds, content off and on
     python benchmarks/overhead.py --pairs 100 --only inprocess
     python benchmarks/overhead.py --breakdown  # in-process, content off, cost by layer
+    python benchmarks/overhead.py --floor      # agentel next to bare OTel spans, same places
 """
 
 from __future__ import annotations
@@ -210,6 +211,60 @@ def _breakdown(pairs: int, warmup: int) -> None:
         )
 
 
+def _floor(pairs: int, warmup: int) -> None:
+    """agentel next to its floor, every layer paired against the same untraced run: the
+    Agents SDK's own tracing alone, then bare OTel SDK spans made at the places agentel makes
+    its spans (``bare_bridge.py``), then agentel with content off and on; each through a
+    BatchSpanProcessor to a discarding exporter."""
+    import bare_bridge
+    from agents.tracing import get_trace_provider, set_trace_processors
+
+    processors = list(get_trace_provider()._multi_processor._processors)
+
+    def sdk_tracing_only() -> Any:
+        set_trace_processors([])
+        return lambda: None
+
+    def floor() -> Any:
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+        undo = bare_bridge.install(provider.get_tracer("floor"), ScenarioModel)
+        return lambda: (undo(), provider.shutdown())
+
+    def agentel(capture: str) -> Any:
+        def install() -> Any:
+            provider = TracerProvider()
+            provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+            instrumentor = OpenAIAgentsInstrumentor()
+            instrumentor.instrument(tracer_provider=provider, capture_content=capture)
+            return lambda: (instrumentor.uninstrument(), provider.shutdown())
+
+        return install
+
+    layers = (
+        ("Agents SDK tracing only", sdk_tracing_only),
+        ("floor: bare OTel spans", floor),
+        ("agentel, content off", agentel("NO_CONTENT")),
+        ("agentel, content on", agentel("SPAN_ONLY")),
+    )
+    print(f"{'in-process, paired':<26} {'run cpu':>9} {'+cpu/run':>9} {'x floor':>8}")
+    floor_cpu = None
+    for label, install in layers:
+        undo = install()
+        try:
+            r = asyncio.run(_measure(support_agents_on(ScenarioModel()), pairs, warmup))
+        finally:
+            undo()
+            set_trace_processors(processors)
+        if label.startswith("floor"):
+            floor_cpu = r["added_cpu_us"]
+        ratio = f"{r['added_cpu_us'] / floor_cpu:.2f}" if floor_cpu else "-"
+        print(
+            f"{label:<26} {r['plain_cpu_us']:>7.0f}us {r['added_cpu_us']:>7.0f}us {ratio:>8}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -218,7 +273,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--only", choices=["inprocess", "loopback"])
     parser.add_argument("--breakdown", action="store_true", help="cost by layer, in-process")
+    parser.add_argument("--floor", action="store_true", help="agentel next to bare OTel spans")
     args = parser.parse_args()
+    if args.floor:
+        _floor(args.pairs, args.warmup)
+        return
     if args.breakdown:
         _breakdown(args.pairs, args.warmup)
         return

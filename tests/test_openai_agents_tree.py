@@ -153,6 +153,11 @@ async def test_chat_completions_model(traced: Traced, fake_openai: FakeOpenAI, s
     assert chats[0].attributes["gen_ai.request.stream"] is stream
     assert chats[0].attributes["gen_ai.response.finish_reasons"] == ("tool_call",)
     assert traced.one("invoke_workflow Support desk").attributes["gen_ai.usage.output_tokens"] == 50
+    # The server's own completion ids and model, never the SDK's placeholder id.
+    assert [c.attributes.get("gen_ai.response.id") for c in chats] == [
+        f"chatcmpl-{n}" for n in range(1, 5)
+    ]
+    assert {c.attributes.get("gen_ai.response.model") for c in chats} == {"gpt-4o-2025-01-01"}
 
 
 async def test_request_settings_become_attributes(traced: Traced, fake_openai: FakeOpenAI):

@@ -160,16 +160,21 @@ def call_within(
     wrapped: Callable[..., Any],
     args: Any,
     kwargs: Any,
+    scoped: tuple[contextvars.ContextVar[Any], Any] | None = None,
 ) -> Any:
     """``wrapped(*args, **kwargs)`` with ``context`` current for exactly that call; an
-    exception goes to ``on_error`` (which must not raise) on its way to the caller."""
+    exception goes to ``on_error`` (which must not raise) on its way to the caller.
+    ``scoped`` is set for the same window, as in :func:`traced_iterator`."""
     token = otel_context.attach(context)
+    scoped_token = scoped[0].set(scoped[1]) if scoped is not None else None
     try:
         return wrapped(*args, **kwargs)
     except BaseException as exc:
         on_error(exc)
         raise
     finally:
+        if scoped_token is not None:
+            scoped[0].reset(scoped_token)  # type: ignore[index]
         otel_context.detach(token)
 
 
@@ -179,13 +184,17 @@ async def call_within_async(
     wrapped: Callable[..., Any],
     args: Any,
     kwargs: Any,
+    scoped: tuple[contextvars.ContextVar[Any], Any] | None = None,
 ) -> Any:
     """The awaited twin of :func:`call_within`."""
     token = otel_context.attach(context)
+    scoped_token = scoped[0].set(scoped[1]) if scoped is not None else None
     try:
         return await wrapped(*args, **kwargs)
     except BaseException as exc:
         on_error(exc)
         raise
     finally:
+        if scoped_token is not None:
+            scoped[0].reset(scoped_token)  # type: ignore[index]
         otel_context.detach(token)

@@ -18,6 +18,23 @@ from .guest import log_once
 from .nodes import AGENT, HANDOFF, TOOL, WORKFLOW, Node, node_error_type, usage_attributes
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+# The four GenAI histograms: (name, unit, description, bucket boundaries from the semconv).
+_HISTOGRAMS = (
+    (sc.METRIC_OPERATION_DURATION, "s", "GenAI operation duration.", sc.DURATION_BUCKETS),
+    (
+        sc.METRIC_TOKEN_USAGE,
+        "{token}",
+        "Number of input and output tokens used.",
+        sc.TOKEN_BUCKETS,
+    ),
+    (
+        sc.METRIC_INVOKE_AGENT_DURATION,
+        "s",
+        "Duration of one agent's run or segment of a run.",
+        sc.AGENT_DURATION_BUCKETS,
+    ),
+    (sc.METRIC_EXECUTE_TOOL_DURATION, "s", "Duration of one tool call.", sc.DURATION_BUCKETS),
+)
 
 
 class Telemetry:
@@ -27,29 +44,14 @@ class Telemetry:
         self.tracer = tracer
         self.content = content
         self.nodes: dict[str, Node] = {}
-        self.operation_duration = meter.create_histogram(
-            sc.METRIC_OPERATION_DURATION,
-            unit="s",
-            description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS),
-        )
-        self.token_usage = meter.create_histogram(
-            sc.METRIC_TOKEN_USAGE,
-            unit="{token}",
-            description="Number of input and output tokens used.",
-            explicit_bucket_boundaries_advisory=list(sc.TOKEN_BUCKETS),
-        )
-        self.agent_duration = meter.create_histogram(
-            sc.METRIC_INVOKE_AGENT_DURATION,
-            unit="s",
-            description="Duration of one agent's run or segment of a run.",
-            explicit_bucket_boundaries_advisory=list(sc.AGENT_DURATION_BUCKETS),
-        )
-        self.tool_duration = meter.create_histogram(
-            sc.METRIC_EXECUTE_TOOL_DURATION,
-            unit="s",
-            description="Duration of one tool call.",
-            explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS),
+        histograms = [
+            meter.create_histogram(
+                name, unit=unit, description=text, explicit_bucket_boundaries_advisory=list(edges)
+            )
+            for name, unit, text, edges in _HISTOGRAMS
+        ]
+        self.operation_duration, self.token_usage, self.agent_duration, self.tool_duration = (
+            histograms
         )
 
     @classmethod

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import wrapt
+
 from agentel import content
 from agentel import semconv as sc
 from agentel.instrumentation.core import chat_messages
@@ -27,6 +29,8 @@ from agentel.settings import ContentCapture
 
 from . import convert
 
+# The SDK's stand-in id for responses built from other APIs: never recorded as an id.
+FAKE_RESPONSES_ID = "__fake_id__"
 _OPENAI_MODEL_CLASSES = frozenset(
     {"OpenAIResponsesModel", "OpenAIChatCompletionsModel", "OpenAIResponsesWSModel"}
 )
@@ -82,7 +86,7 @@ class ModelCall(ChatCall):
     """The chat span of one ``get_response`` / ``stream_response`` call, and what the SDK's
     own model span tells about it."""
 
-    __slots__ = ("model", "sdk_response", "sdk_span_id")
+    __slots__ = ("model", "sdk_response", "sdk_span_id", "server_id", "server_model")
 
     # --- start ------------------------------------------------------------------------------
     @classmethod
@@ -115,6 +119,8 @@ class ModelCall(ChatCall):
         call.model = model
         call.sdk_response = None
         call.sdk_span_id = None
+        call.server_id = None
+        call.server_model = None
         if call.capture.enabled:
             try:
                 call._record_input(args, kwargs)
@@ -158,6 +164,22 @@ class ModelCall(ChatCall):
         if response is not None:
             self.sdk_response = response
 
+    def saw_completion(self, result: Any) -> Any:
+        """What the OpenAI client returned to a Chat Completions model inside this call: the
+        server's completion id and model, which the SDK does not keep (its response carries a
+        placeholder id and the requested model). A stream is watched for its first chunk."""
+        if getattr(result, "choices", None) is not None:
+            self._note_server(result)
+            return result
+        if hasattr(result, "__aiter__"):
+            return _ChunkWatcher(result, self)
+        return result
+
+    def _note_server(self, completion: Any) -> None:
+        if self.server_id is None:
+            self.server_id = getattr(completion, "id", None) or None
+            self.server_model = getattr(completion, "model", None) or None
+
     # --- end --------------------------------------------------------------------------------
     def succeed_with(self, response: Any) -> None:
         """Record a ModelResponse (non-streaming) or, when None, the streamed final response."""
@@ -172,11 +194,12 @@ class ModelCall(ChatCall):
             response_id = raw.id
         else:
             return
+        if response_id == FAKE_RESPONSES_ID or not response_id:
+            response_id = self.server_id
+        response_model = self.server_model or getattr(raw, "model", None)
         incomplete = getattr(getattr(raw, "incomplete_details", None), "reason", None)
         finish = convert.finish_reason(output, incomplete)
-        self.succeed(
-            openai_usage_tokens(usage), (finish,), response_id, getattr(raw, "model", None)
-        )
+        self.succeed(openai_usage_tokens(usage), (finish,), response_id, response_model)
         self._record_tool_calls(output)
         if self.capture.enabled:
             try:
@@ -198,3 +221,25 @@ class ModelCall(ChatCall):
                 if agent.calls is None:
                     agent.calls = {}
                 agent.calls[item.name] = item.call_id
+
+
+class _ChunkWatcher(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The client's chunk stream as the SDK sees it, noting the server's id and model from
+    the first chunk that has them; everything else is the stream itself."""
+
+    def __init__(self, stream: Any, call: ModelCall) -> None:
+        super().__init__(stream)
+        self._self_call = call
+
+    def __aiter__(self) -> Any:
+        return self._chunks()
+
+    async def _chunks(self) -> Any:
+        call = self._self_call
+        async for chunk in self.__wrapped__:
+            if call.server_id is None:
+                try:
+                    call._note_server(chunk)
+                except Exception:
+                    log_once("chat-chunk", "agentel: could not read a completion chunk")
+            yield chunk

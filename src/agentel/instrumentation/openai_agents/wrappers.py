@@ -221,6 +221,20 @@ async def wrap_get_response(wrapped: Any, instance: Any, args: Any, kwargs: Any)
     return response
 
 
+async def wrap_chat_completions_create(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """The OpenAI client's Chat Completions call made by a model call we trace: the server's
+    completion id and model are seen here only."""
+    result = await wrapped(*args, **kwargs)
+    call = state.MODEL_CALL.get()
+    if call is None:
+        return result
+    try:
+        return call.saw_completion(result)
+    except Exception:
+        log_once("chat-completion", "agentel: could not read a chat completion")
+        return result
+
+
 def wrap_stream_response(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return _traced_stream(wrapped, instance, args, kwargs)
 
