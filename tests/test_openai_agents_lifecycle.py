@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from types import FunctionType
 from typing import Any
 
 import pytest
@@ -269,17 +270,22 @@ def test_openai_agents_disable_tracing_env(value: str, spans: str):
 
 
 def _sdk_functions() -> dict[tuple[str, str], Any]:
-    """Every function, method and descriptor of the SDK's loaded modules and their classes,
-    by (module, qualified name): what an instrumentor could have replaced."""
+    """Every function and method of the loaded modules of the SDK and of the OpenAI client,
+    and of their classes, by (module, qualified name): what an instrumentor could replace."""
+    import wrapt
+
+    functions = (FunctionType, classmethod, staticmethod, property, wrapt.FunctionWrapper)
     found: dict[tuple[str, str], Any] = {}
     for module_name, module in list(sys.modules.items()):
-        if module is None or not (module_name == "agents" or module_name.startswith("agents.")):
+        if module is None or module_name.partition(".")[0] not in ("agents", "openai"):
             continue
         for name, value in list(vars(module).items()):
-            if isinstance(value, type) and value.__module__ == module_name:
+            kind = type(value)  # not isinstance(): the client's lazy proxies would load
+            if issubclass(kind, type) and value.__module__ == module_name:
                 for attribute, member in list(vars(value).items()):
-                    found[(module_name, f"{value.__qualname__}.{attribute}")] = member
-            elif callable(value):
+                    if issubclass(type(member), functions):
+                        found[(module_name, f"{value.__qualname__}.{attribute}")] = member
+            elif issubclass(kind, functions):
                 found[(module_name, name)] = value
     return found
 
@@ -290,6 +296,7 @@ async def test_uninstrument_puts_back_every_function_it_patched(fake_openai: Fak
     import wrapt
     from agents import handoff
     from agents.models.interface import Model
+    from openai.resources.chat.completions import AsyncCompletions
 
     triage = support_agents(fake_openai)  # its tool was made before instrument
     triage.handoffs = [handoff(triage.handoffs[0])]  # and so was this handoff object
@@ -299,7 +306,9 @@ async def test_uninstrument_puts_back_every_function_it_patched(fake_openai: Fak
     def invokers_are_the_originals() -> list[bool]:
         return [vars(o)[a] is i for (o, a), i in zip(early, early_invokers, strict=True)]
 
-    before = _sdk_functions()
+    before = _sdk_functions()  # AsyncCompletions, imported above, is among them
+    assert ("openai.resources.chat.completions.completions", "AsyncCompletions.create") in before
+    del AsyncCompletions
     init_subclass_before = vars(Model).get("__init_subclass__")
 
     traced = make_traced()
