@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +11,30 @@ import agentel
 from agentel.settings import SettingError
 from agentel.store import open_store
 from pipeline_helpers import SAMPLE_SPANS, clean_pipeline, emit_sample_trace
+from store_support import drop_schema, postgres_url
 
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield from clean_pipeline(monkeypatch)
+
+
+def _assert_only_the_sample_trace_is_in(url: str) -> None:
+    """The store holds the one trace just emitted, every span with every attribute."""
+    with open_store(url) as store:
+        assert store.counts() == (1, len(SAMPLE_SPANS))
+        [trace] = store.get_traces()
+        tree = store.get_trace(trace.trace_id)
+    assert tree is not None
+    assert {span.name: span.attributes for span in tree.spans} == {
+        name: {key: list(v) if isinstance(v, tuple) else v for key, v in attributes.items()}
+        for name, attributes in SAMPLE_SPANS.items()
+    }
+    assert (trace.workflow, trace.conversation_id, trace.metadata) == (
+        "Weather flow",
+        "conv-42",
+        {"user": "ada"},
+    )
 
 
 def test_sqlite_exporter_writes_the_trace_to_agentel_db(
@@ -27,13 +45,7 @@ def test_sqlite_exporter_writes_the_trace_to_agentel_db(
     agentel.setup("sqlite", schedule_delay=0.05, instrument=False)
     emit_sample_trace()
     assert agentel.flush(5000)
-    store = open_store(f"sqlite:///{path}")
-    try:
-        tree = store.get_trace(store.latest_trace_id() or "")
-        assert tree is not None
-        assert {span.name for span in tree.spans} == set(SAMPLE_SPANS)
-    finally:
-        store.close()
+    _assert_only_the_sample_trace_is_in(f"sqlite:///{path}")
 
 
 def test_postgres_exporter_needs_a_postgres_url(tmp_path: Path) -> None:
@@ -41,22 +53,13 @@ def test_postgres_exporter_needs_a_postgres_url(tmp_path: Path) -> None:
         agentel.setup("postgres", db_url=str(tmp_path / "x.db"), instrument=False)
 
 
-POSTGRES_URL = os.environ.get("AGENTEL_TEST_POSTGRES_URL", "")
-
-
-@pytest.mark.skipif(not POSTGRES_URL, reason="AGENTEL_TEST_POSTGRES_URL not set")
 def test_postgres_exporter_writes_the_trace() -> None:
-    url = POSTGRES_URL
+    url = postgres_url()  # a schema of its own, so only this test's rows are in it
     try:
-        store = open_store(url)
-    except Exception as error:  # no server on this machine
-        pytest.skip(f"PostgreSQL not reachable: {error}")
-    agentel.setup("postgres", db_url=url, schedule_delay=0.05, instrument=False)
-    emit_sample_trace()
-    assert agentel.flush(5000)
-    try:
-        tree = store.get_trace(store.latest_trace_id() or "")
-        assert tree is not None
-        assert "invoke_workflow Weather flow" in {span.name for span in tree.spans}
+        agentel.setup("postgres", db_url=url, schedule_delay=0.05, instrument=False)
+        emit_sample_trace()
+        assert agentel.flush(5000)
+        _assert_only_the_sample_trace_is_in(url)
     finally:
-        store.close()
+        agentel.shutdown()
+        drop_schema(url)
