@@ -183,8 +183,8 @@ def test_export_replays_stored_traces_to_otlp(demo_db: tuple[Path, str]) -> None
 def test_tail_follows_traces_written_by_another_process(tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     open_store(str(db)).close()
-    tail = subprocess.Popen(
-        [*AGENTEL, "tail", "--interval", "0.1", "--lines", "0", "--timeout", "8"],
+    tail = subprocess.Popen(  # the timeout only bounds a failing test: it is killed below
+        [*AGENTEL, "tail", "--interval", "0.1", "--lines", "0", "--timeout", "60"],
         env=_env(db),
         stdout=subprocess.PIPE,
         text=True,
@@ -192,14 +192,18 @@ def test_tail_follows_traces_written_by_another_process(tmp_path: Path) -> None:
     assert tail.stdout is not None
     assert tail.stdout.readline().startswith("TRACE")  # following now
     run = support_run(seed=5, start_ns=time.time_ns())
+    other = support_run(seed=6, start_ns=time.time_ns(), workflow="Other")
     with open_store(str(db)) as store:
-        store.write_spans(run.spans[:-1])  # an unfinished trace is not shown yet
-        time.sleep(0.5)
+        store.write_spans(run.spans[:-1])  # an unfinished trace is not shown yet...
+        store.write_spans(other.spans)
+        # ...so the first trace shown is the finished one, though written after it
+        first = tail.stdout.readline()
         store.write_spans(run.spans[-1:])
-    line = tail.stdout.readline()
+        then = tail.stdout.readline()
     tail.kill()
     tail.wait()
-    assert line.startswith(run.trace_hex[:12]) and "Support" in line
+    assert first.startswith(other.trace_hex[:12]) and "Other" in first
+    assert then.startswith(run.trace_hex[:12]) and "Support" in then
 
 
 def test_doctor_reports_the_store_and_unreachable_endpoints(demo_db: tuple[Path, str]) -> None:
