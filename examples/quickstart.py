@@ -1,8 +1,10 @@
-"""An offline multi-agent run, traced by agentel and printed as a span tree.
+"""An offline multi-agent run, traced by agentel into the trace store and printed as its
+span tree, exactly as ``agentel show --last`` prints it.
 
 triage -> lookup_order tool -> handoff to billing -> refund tool -> answer, with an input
 guardrail. The models are the SDK's own scripted test model, so no network or API key is
 needed; swap in a real model name (``model="gpt-4.1-mini"``) and the trace stays the same.
+The trace is kept in ./agentel.db (or ``AGENTEL_DB``), where the ``agentel`` command finds it.
 
     python examples/quickstart.py
 """
@@ -21,6 +23,10 @@ from agents import (
 from agents.testing import ScriptedModel, assistant_message, function_call
 
 import agentel
+from agentel.cli_tree import print_trace
+from agentel.store import open_store
+
+CONVERSATION = "conversation-1"
 
 
 @function_tool
@@ -77,14 +83,18 @@ def build_agents() -> Agent:
 
 
 def main() -> None:
-    pipeline = agentel.setup(exporters=["console"], service_name="quickstart")
+    pipeline = agentel.setup(exporters=["sqlite"], service_name="quickstart")
     result = Runner.run_sync(
         build_agents(),
         "My order A7 arrived damaged, can I get a refund?",
-        run_config=RunConfig(workflow_name="Support desk", group_id="conversation-1"),
+        run_config=RunConfig(workflow_name="Support desk", group_id=CONVERSATION),
     )
     print(f"final output: {result.final_output}\n")
-    pipeline.shutdown()  # flushes: the console exporter prints the tree
+    pipeline.shutdown()  # flushes: every span is in the store now
+    with open_store(read_only=True) as store:
+        newest = store.get_traces(conversation_id=CONVERSATION, limit=1)[0]
+        print_trace(store.get_trace(newest.trace_id))
+    print("\nRecorded in the trace store: `agentel show --last` shows it again.")
 
 
 if __name__ == "__main__":

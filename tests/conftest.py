@@ -14,7 +14,7 @@ from celesto_fake import FakeCelesto
 from fake_openai import FakeOpenAI
 from otlp_receiver import OTLPReceiver
 
-pytest_plugins = ["agent_fixtures"]
+pytest_plugins = ["agent_fixtures", "agentor_fixtures"]
 
 
 @pytest.fixture

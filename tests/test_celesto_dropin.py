@@ -38,7 +38,7 @@ def test_setup_celesto_tracing_sends_a_real_run(
         monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", capture)
     endpoint = celesto.base_url + "/traces/ingest"
     pipeline = setup_celesto_tracing(endpoint=endpoint, token=TOKEN, batch_delay=0.05)
-    assert pipeline.instrumented == ["openai-agents"]
+    assert "openai-agents" in pipeline.instrumented
     config = get_run_config(group_id="conv-7", metadata={"plan": "pro"})
     result = Runner.run_sync(weather_agent(), "Weather in Paris?", run_config=config)
     assert result.final_output == "Sunny"

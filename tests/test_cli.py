@@ -99,11 +99,11 @@ def test_demo_trace_is_in_the_store_as_a_tree(demo_db: tuple[Path, str]) -> None
 
 def test_traces_lists_and_filters(demo_db: tuple[Path, str]) -> None:
     db, _ = demo_db
-    out = agentel("traces", db=db).stdout
+    out = agentel("traces", db=db, COLUMNS="160").stdout
     header, row = out.splitlines()
-    assert header.split()[:4] == ["TRACE", "STARTED", "NAME", "STATUS"]
-    assert "Customer support" in row and " ok " in row and "1,004 in / 104 out" in row
-    assert row in agentel("traces", "--agent", "Billing", db=db).stdout
+    assert header.split()[:5] == ["TRACE", "STARTED", "UTC", "NAME", "STATUS"]
+    assert "Customer support" in row and " ok " in row and "1,004/104" in row
+    assert row in agentel("traces", "--agent", "Billing", db=db, COLUMNS="160").stdout
     for flags in (
         ["--agent", "Nobody"],
         ["--status", "error"],
@@ -139,19 +139,19 @@ def test_show_by_id_prefix_and_last_with_content(demo_db: tuple[Path, str]) -> N
     trace_id = json.loads(agentel("traces", "--json", db=db).stdout)["trace_id"]
     by_prefix = agentel("show", trace_id[:8], db=db).stdout
     assert by_prefix.startswith(f"Trace {trace_id}  Customer support")
-    assert "11 spans, 0 errors" in by_prefix
-    assert "input:" not in by_prefix
+    assert "11 spans, none failed" in by_prefix
+    assert "Conversation" not in by_prefix
     with_content = agentel("show", "--last", "--content", db=db).stdout
-    assert "input: user: My order #1234 arrived broken. Can I get a refund?" in with_content
-    assert 'arguments: {"order_id":"1234"}' in with_content
+    assert "user\n    My order #1234 arrived broken. Can I get a refund?\n" in with_content
+    assert 'assistant → calls lookup_order\n    {\n      "order_id": "1234"\n    }' in with_content
     missing = agentel("show", "ffffffff", db=db, ok=False)
-    assert missing.returncode == 1 and "no single trace matches 'ffffffff'" in missing.stderr
+    assert missing.returncode == 1 and "no trace id starts with 'ffffffff'" in missing.stderr
 
 
 def test_stats_by_tool_and_model(demo_db: tuple[Path, str]) -> None:
     db, _ = demo_db
     tools = agentel("stats", "--by", "tool", db=db).stdout.splitlines()
-    assert tools[0].split()[:3] == ["TOOL", "RUNS", "ERRORS"]
+    assert tools[0].split()[:3] == ["TOOL", "RUNS", "FAILED"]
     assert any(line.split()[:3] == ["lookup_order", "1", "0"] for line in tools)
     models = agentel("stats", "--by", "model", "--since", "1d", db=db).stdout
     [row] = [line for line in models.splitlines() if line.startswith("agentel-scripted-model")]
@@ -162,8 +162,8 @@ def test_prune_deletes_old_traces(demo_db: tuple[Path, str], tmp_path: Path) -> 
     db = tmp_path / "copy.db"
     shutil.copy(demo_db[0], db)
     kept = agentel("prune", "--older-than", "1d", "--yes", db=db).stdout
-    assert kept.startswith("Deleted 0 traces that started before ")
-    assert "Deleted 1 traces" in agentel("prune", "--older-than", "0s", "-y", db=db).stdout
+    assert kept.startswith("No traces started before ")
+    assert "Deleted 1 trace that" in agentel("prune", "--older-than", "0s", "-y", db=db).stdout
     assert agentel("traces", db=db).stdout.strip() == "No traces match."
 
 
@@ -172,7 +172,7 @@ def test_export_replays_stored_traces_to_otlp(demo_db: tuple[Path, str]) -> None
     with OTLPReceiver() as receiver:
         result = agentel("export", "--to", "otlp", f"{receiver.url}/v1/traces", db=db)
         spans = receiver.spans()
-    assert f"Exported 1 traces (11 spans) to {receiver.url}/v1/traces." in result.stdout
+    assert f"Exported 1 trace (11 spans) to {receiver.url}/v1/traces." in result.stdout
     assert len(spans) == 11
     assert len({s.trace_id for s in spans}) == 1
     root = next(s for s in spans if not s.parent_span_id)
@@ -210,7 +210,7 @@ def test_doctor_reports_the_store_and_unreachable_endpoints(demo_db: tuple[Path,
     db, _ = demo_db
     healthy = agentel("doctor", db=db).stdout
     assert f"url: sqlite:///{db} (from AGENTEL_DB)" in healthy
-    assert f"[ok] store: schema v{SCHEMA_VERSION}, 1 traces, 11 spans" in healthy
+    assert f"[ok] store: schema v{SCHEMA_VERSION}, 1 trace, 11 spans" in healthy
     with OTLPReceiver() as receiver:
         answering = agentel("doctor", db=db, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url).stdout
     assert f"[ok] otlp {receiver.url}/v1/traces: answers" in answering
@@ -220,6 +220,71 @@ def test_doctor_reports_the_store_and_unreachable_endpoints(demo_db: tuple[Path,
     misnamed = agentel("doctor", db=db, ok=False, AGENTEL_EXPORTERS="sqlite,bogus")
     assert misnamed.returncode == 1
     assert "[FAIL] settings: AGENTEL_EXPORTERS: unknown exporter 'bogus'" in misnamed.stdout
+
+
+def test_export_to_a_base_url_adds_the_traces_path(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    with OTLPReceiver() as receiver:
+        result = agentel("export", "--to", "otlp", receiver.url, db=db)
+        paths = {request.path for request in receiver.trace_requests()}
+    assert paths == {"/v1/traces"}
+    assert f"to {receiver.url}/v1/traces." in result.stdout
+
+
+def test_export_to_a_url_without_a_scheme_is_one_clear_line(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    result = agentel("export", "--to", "otlp", "localhost:4318", db=db, ok=False)
+    assert result.returncode == 2
+    assert "URL='localhost:4318' is not an http:// or https:// URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_runs_the_checks_setup_runs_for_a_preset(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    missing = agentel("doctor", db=db, ok=False, AGENTEL_OTLP_PRESET="langfuse")
+    assert missing.returncode == 1
+    out = missing.stdout
+    assert "AGENTEL_OTLP_PRESET=langfuse reads:" in out
+    assert "LANGFUSE_PUBLIC_KEY (required): (not set)" in out
+    assert "LANGFUSE_HOST: (not set)" in out
+    assert "[FAIL] settings: The langfuse preset needs LANGFUSE_PUBLIC_KEY" in out
+
+    with OTLPReceiver() as receiver:
+        keys = {"LANGFUSE_PUBLIC_KEY": "pk-lf-1", "LANGFUSE_SECRET_KEY": "sk-lf-secret"}
+        ready = agentel(
+            "doctor", db=db, AGENTEL_OTLP_PRESET="langfuse", LANGFUSE_HOST=receiver.url, **keys
+        ).stdout
+    assert f"[ok] otlp {receiver.url}/api/public/otel/v1/traces (langfuse): answers" in ready
+    assert "LANGFUSE_SECRET_KEY (required): set (12 characters, hidden)" in ready
+    assert "sk-lf-secret" not in ready
+
+
+def test_doctor_checks_where_the_standard_variable_sends_a_preset(
+    demo_db: tuple[Path, str],
+) -> None:
+    db, _ = demo_db
+    with OTLPReceiver() as receiver:
+        out = agentel(
+            "doctor",
+            db=db,
+            AGENTEL_OTLP_PRESET="mlflow",
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.url}/v1/traces",
+        ).stdout
+    assert f"[ok] otlp {receiver.url}/v1/traces (mlflow): answers" in out
+    assert "MLFLOW_EXPERIMENT_ID: (not set)" in out
+
+
+def test_doctor_finds_what_setup_would_refuse(demo_db: tuple[Path, str]) -> None:
+    db, _ = demo_db
+    no_scheme = agentel("doctor", db=db, ok=False, OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318")
+    assert "[FAIL] settings: OTEL_EXPORTER_OTLP_ENDPOINT='collector:4318' is not an" in (
+        no_scheme.stdout
+    )
+    capture = agentel(
+        "doctor", db=db, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="flase"
+    ).stdout
+    assert "[warn] OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT='flase' is not" in capture
+    assert "Accepted values: NO_CONTENT, SPAN_ONLY" in capture
 
 
 def test_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
@@ -248,7 +313,7 @@ def test_the_cli_reads_a_postgres_store() -> None:
         with open_store(url) as store:
             run = support_run(seed=9, start_ns=BASE_NS)
             store.write_spans(run.spans)
-        listed = agentel("--db", url, "traces", "--agent", "Billing", db=None).stdout
+        listed = agentel("--db", url, "traces", "--agent", "billing", db=None).stdout
         assert run.trace_hex[:12] in listed
         shown = agentel("--db", url, "show", "--last", db=None).stdout
         assert "└─ invoke_agent Billing" in shown and "cost $0.0038" in shown

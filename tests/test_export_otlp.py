@@ -250,3 +250,24 @@ def test_agentel_otlp_entry_point_reads_preset_and_dialect_from_env(
     spans = _by_name(receiver.spans())
     assert receiver.trace_requests()[0].path == "/v1/traces"
     assert spans["invoke_agent Forecaster"].attributes[sc.OI_SPAN_KIND] == "AGENT"
+
+
+@pytest.mark.parametrize(
+    "variable", ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"]
+)
+def test_the_grpc_error_names_the_variable_the_user_set(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc", None)
+    monkeypatch.setenv(variable, "grpc")
+    with pytest.raises(SettingError, match=rf"^{variable} is 'grpc'.*agentel\[grpc\]"):
+        agentel.setup("otlp", **FAST)
+
+
+def test_the_grpc_error_names_the_argument_when_it_was_the_argument(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc", None)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    with pytest.raises(SettingError, match=r"^otlp_protocol is 'grpc'"):
+        agentel.setup("otlp", otlp_protocol="grpc", **FAST)

@@ -225,7 +225,7 @@ async def test_agentel_instrument_does_every_installed_framework(fake_openai: Fa
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    assert agentel.instrument(tracer_provider=provider) == ["openai-agents"]
+    assert "openai-agents" in agentel.instrument(tracer_provider=provider)
     try:
         fake_openai.set_responder(lambda request: Reply(text="ok"))
         await Runner.run(support_agents(fake_openai), "a")

@@ -28,7 +28,7 @@ def test_a_real_run_reaches_langfuse_with_content_and_session(
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk")
     monkeypatch.setenv("LANGFUSE_HOST", receiver.url)
     pipeline = agentel.setup(otlp="langfuse", capture_content=True, schedule_delay=0.05)
-    assert pipeline.instrumented == ["openai-agents"]
+    assert "openai-agents" in pipeline.instrumented
     config = RunConfig(workflow_name="Weather", group_id="conv-9")
     assert Runner.run_sync(weather_agent(), "Weather in Paris?", run_config=config).final_output
     assert agentel.flush(5000)

@@ -312,3 +312,15 @@ def test_a_bad_value_in_the_environment_never_stops_an_auto_instrumented_app(
         post_instrument()
     assert "AGENTEL_EXPORTERS" in caplog.text
     assert pipeline_module.current() is None
+
+
+def test_joining_a_provider_adds_no_otlp_for_an_endpoint_variable_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The joined provider (opentelemetry-instrument's, say) already sends to that endpoint;
+    adding our own OTLP exporter would send every span twice."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    trace.set_tracer_provider(TracerProvider())
+    pipeline = agentel.setup(instrument=False)
+    assert pipeline.joined
+    assert pipeline.exporters == {}

@@ -1,7 +1,9 @@
-"""The ``sqlite`` and ``postgres`` exporter names write into agentel's trace store."""
+"""The ``store`` exporter (and its aliases ``sqlite`` and ``postgres``) writes into agentel's
+trace store, whichever kind ``AGENTEL_DB`` names."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import agentel
 from agentel.settings import SettingError
 from agentel.store import open_store
 from pipeline_helpers import SAMPLE_SPANS, clean_pipeline, emit_sample_trace
-from store_support import drop_schema, postgres_url
+from store_support import drop_schema, postgres_url, store_url  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +55,8 @@ def test_postgres_exporter_needs_a_postgres_url(tmp_path: Path) -> None:
         agentel.setup("postgres", db_url=str(tmp_path / "x.db"), instrument=False)
 
 
-def test_postgres_exporter_writes_the_trace() -> None:
-    url = postgres_url()  # a schema of its own, so only this test's rows are in it
+def test_the_postgres_alias_writes_the_trace() -> None:
+    url = postgres_url()  # a private schema: parallel runs and other stores stay apart
     try:
         agentel.setup("postgres", db_url=url, schedule_delay=0.05, instrument=False)
         emit_sample_trace()
@@ -63,3 +65,44 @@ def test_postgres_exporter_writes_the_trace() -> None:
     finally:
         agentel.shutdown()
         drop_schema(url)
+
+
+def test_the_store_exporter_writes_wherever_agentel_db_points(
+    store_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same ``setup(exporters=["store"])`` for SQLite and PostgreSQL: moving to
+    PostgreSQL is a change of ``AGENTEL_DB`` only."""
+    monkeypatch.setenv("AGENTEL_DB", store_url)
+    pipeline = agentel.setup(exporters=["store"], schedule_delay=0.05, instrument=False)
+    emit_sample_trace()
+    assert agentel.flush(5000)
+    assert pipeline.undelivered_spans == 0
+    _assert_only_the_sample_trace_is_in(store_url)
+
+
+def test_the_store_exporter_is_named_store_in_agentel_exporters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTEL_DB", str(tmp_path / "t.db"))
+    monkeypatch.setenv("AGENTEL_EXPORTERS", "store")
+    assert list(agentel.setup(instrument=False).exporters) == ["store"]
+
+
+def test_the_sqlite_alias_with_a_postgres_url_says_to_name_the_store_exporter() -> None:
+    with pytest.raises(SettingError, match="name the store exporter"):
+        agentel.setup("sqlite", db_url="postgresql://u@127.0.0.1:1/db", instrument=False)
+
+
+def test_two_names_for_the_store_are_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTEL_EXPORTERS", "store,sqlite")
+    with pytest.raises(SettingError, match=r"^AGENTEL_EXPORTERS: store and sqlite name the same"):
+        agentel.setup(instrument=False)
+
+
+def test_a_missing_postgresql_driver_is_found_at_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if agentel[postgres] were not installed
+    monkeypatch.setenv("AGENTEL_DB", "postgresql://u@127.0.0.1:1/db")
+    with pytest.raises(SettingError, match=r"agentel\[postgres\]"):
+        agentel.setup("store", instrument=False)
+    assert agentel.flush() is True  # nothing was left behind

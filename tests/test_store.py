@@ -73,16 +73,29 @@ def test_get_trace_returns_the_tree(store: TraceStore) -> None:
     assert store.get_trace("f" * 32) is None
 
 
-def test_errors_mark_the_trace_and_keep_their_details(store: TraceStore) -> None:
+def test_a_failed_span_is_counted_and_a_failed_run_marks_the_trace(store: TraceStore) -> None:
+    """One meaning of error: the trace's status is the run's outcome (its root span); a tool
+    error the run recovered from is a failed span, counted, and found with has_errors."""
     run = TraceBuilder(seed=3)
     agent = run.agent("Triage")
     run.tool(agent, "lookup_order", "Triage", error="builtins.KeyError")
     run.finish()
     store.write_spans(run.spans)
+    failed_run = TraceBuilder(seed=4, start_ns=BASE_NS + 10 * MS)
+    failed_run.agent("Triage", error="agents.exceptions.MaxTurnsExceeded")
+    failed_run.finish(error="agents.exceptions.MaxTurnsExceeded")
+    store.write_spans(failed_run.spans[:-1])  # before the root arrives: not failed yet
+    assert [t.status for t in store.get_traces(status="error")] == []
+    store.write_spans(failed_run.spans[-1:])
 
-    [trace] = store.get_traces()
-    assert (trace.status, trace.error_count) == ("error", 1)
-    [tool] = store.get_spans(status="error")
+    recovered = store.get_traces(status="ok")
+    assert [(t.trace_id, t.status, t.error_count) for t in recovered] == [(run.trace_hex, "ok", 1)]
+    [failed] = store.get_traces(status="error")
+    assert (failed.trace_id, failed.error_count) == (failed_run.trace_hex, 2)
+    with_errors = store.get_traces(has_errors=True)
+    assert {t.trace_id for t in with_errors} == {run.trace_hex, failed_run.trace_hex}
+    assert store.count_traces(has_errors=False) == 0
+    [tool] = store.get_spans(status="error", tool="lookup_order")
     assert tool.error_type == "builtins.KeyError"
     assert tool.status_message == "builtins.KeyError happened"
     assert tool.events[0]["name"] == "exception"
@@ -101,7 +114,7 @@ def _fixture_traces(store: TraceStore) -> dict[str, str]:
     }
     failed = runs["failed"]
     failed.tool(failed.agent("Research"), "web_search", "Research", error="TimeoutError")
-    failed.finish(duration_ms=50)
+    failed.finish(duration_ms=50, error="TimeoutError")
     slow = runs["slow"]
     slow.chat(slow.agent("Research"), "gpt-4.1", 10, 1)
     slow.finish(duration_ms=30_000)

@@ -169,7 +169,7 @@ def test_opening_a_first_schema_store_upgrades_it(store_url: str) -> None:  # no
     _write_first_schema_rows(store_url, run)
 
     with open_store(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         [trace] = store.get_traces(metadata=("user", "alice"))
         assert trace.trace_id == run.trace_hex
         assert trace.metadata == {"user": "alice"}
@@ -189,7 +189,7 @@ def test_opening_a_second_schema_store_moves_resources_and_events(
     _write_first_schema_rows(store_url, run)
 
     with open_store(store_url) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == SCHEMA_VERSION
         tree = store.get_trace(run.trace_hex)
         assert tree is not None and len(tree.spans) == 3
         assert {span.trace_id for span in tree.spans} == {run.trace_hex}

@@ -1,29 +1,65 @@
-"""Text rendering for the ``agentel`` command: tables, trace trees, durations, money.
+"""Text rendering for the ``agentel`` command: values, the trace list and the stats table.
 
-Everything returns plain strings with click styles; ``click.echo`` drops the colours when
-the output is not a terminal, so piped output stays readable and greppable.
+Rendering goes through ``rich``: tables fit the terminal's width (80 columns when the output
+is piped, where colour is dropped too), and columns keep fixed widths so that the lines
+``agentel tail`` prints one at a time line up. The trace view is in :mod:`agentel.cli_tree`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
 
-import click
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
 
-from agentel import semconv
-from agentel.store.model import SpanRecord, StatsRow, TraceSummary, TraceTree, ns_to_datetime
+from agentel.store.model import StatsRow, TraceSummary, ns_to_datetime
 
 SHORT_ID = 12
-NONE = "-"
-CONTENT_ATTRIBUTES = (
-    ("instructions", semconv.GEN_AI_SYSTEM_INSTRUCTIONS),
-    ("input", semconv.GEN_AI_INPUT_MESSAGES),
-    ("output", semconv.GEN_AI_OUTPUT_MESSAGES),
-    ("arguments", semconv.GEN_AI_TOOL_CALL_ARGUMENTS),
-    ("result", semconv.GEN_AI_TOOL_CALL_RESULT),
-)
+NONE = "-"  # a value that is not known (a model without a price), never zero
+GAP = 2  # spaces between columns
+
+
+def console(file: IO[str] | None = None) -> Console:
+    """A console on ``file`` (standard output): colour only on a terminal, and the
+    terminal's width there, 80 columns (or ``COLUMNS``) when piped."""
+    return Console(
+        file=file or sys.stdout,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        width=None if os.environ.get("COLUMNS") or _is_terminal(file) else 80,
+    )
+
+
+def _is_terminal(file: IO[str] | None) -> bool:
+    stream = file or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def emit(out: Console, renderable: RenderableType) -> None:
+    """Print without the spaces a table pads its last column with, so piped lines end at
+    their text."""
+    with out.capture() as captured:
+        out.print(renderable)
+    text = re.sub(r" +$", "", captured.get(), flags=re.MULTILINE)
+    out.file.write(text)
+    out.file.flush()
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 trace``, ``2 traces``, with thousands separators."""
+    return f"{count:,} {noun if count == 1 else (many or noun + 's')}"
 
 
 def duration(ms: float | None) -> str:
@@ -41,10 +77,11 @@ def duration(ms: float | None) -> str:
 
 
 def cost(usd: float | None) -> str:
+    """Dollars; ``-`` when a model call's price is unknown (never shown as ``$0``)."""
     if usd is None:
         return NONE
     if usd == 0:
-        return "$0"
+        return "$0.00"
     return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
 
 
@@ -54,191 +91,162 @@ def tokens(input_tokens: int | None, output_tokens: int | None) -> str:
     return f"{input_tokens or 0:,} in / {output_tokens or 0:,} out"
 
 
+def tokens_short(input_tokens: int | None, output_tokens: int | None) -> str:
+    if not input_tokens and not output_tokens:
+        return NONE
+    return f"{input_tokens or 0:,}/{output_tokens or 0:,}"
+
+
+def local_time(ns: int) -> datetime:
+    return ns_to_datetime(ns).astimezone()
+
+
 def timestamp(ns: int) -> str:
-    return ns_to_datetime(ns).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """A start time with its time zone: ``2025-06-15 17:06:40 CEST``."""
+    return local_time(ns).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def status(word: str) -> str:
-    return click.style(word, fg="red", bold=True) if word.lower() == "error" else word
+def short_time(ns: int) -> str:
+    """Month, day and time, for a column whose header names the time zone."""
+    return local_time(ns).strftime("%m-%d %H:%M:%S")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> str:
-    """Aligned columns; ``right`` holds the indexes of numeric columns."""
-    rows = [list(row) for row in rows]
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(click.unstyle(cell)))
-
-    def line(cells: Sequence[str]) -> str:
-        padded = []
-        for i, cell in enumerate(cells):
-            gap = " " * (widths[i] - len(click.unstyle(cell)))
-            padded.append(gap + cell if i in right else cell + gap)
-        return "  ".join(padded).rstrip()
-
-    header = click.style(line(headers), bold=True)
-    return "\n".join([header, *(line(row) for row in rows)])
+def zone_name() -> str:
+    return datetime.now().astimezone().strftime("%Z")
 
 
-TRACE_HEADERS = (
-    "TRACE", "STARTED", "NAME", "STATUS", "DURATION", "SPANS", "ERRORS", "TOKENS", "COST",
-    "AGENT", "CONVERSATION",
-)  # fmt: skip
-TRACE_RIGHT = {4, 5, 6, 7, 8}
+def status_text(trace: TraceSummary) -> Text:
+    """The run's outcome: ``error`` when the run failed, ``running`` before its root span
+    has arrived, ``ok`` otherwise (failed spans the run recovered from are counted apart)."""
+    if not trace.complete:
+        return Text("running", style="yellow")
+    if trace.status == "error":
+        return Text("error", style="bold red")
+    return Text("ok", style="green")
 
 
-def trace_row(trace: TraceSummary, full_ids: bool = False) -> list[str]:
+# --- the trace list and tail -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    width: int  # fixed, so rows printed one by one line up
+    value: Callable[[TraceSummary], str | Text]
+    right: bool = False
+    flexible: bool = False  # cut to the minimum when space is short; the rest when there is
+
+
+def _failed_spans(trace: TraceSummary) -> Text:
+    count = trace.error_count
+    return Text(str(count), style="red" if count else "")
+
+
+def _tokens_of(trace: TraceSummary) -> str:
+    return tokens_short(trace.input_tokens, trace.output_tokens)
+
+
+def trace_columns(full_ids: bool = False) -> list[Column]:
+    """Every column of the trace list, most important first; the table keeps those that
+    fit the width."""
+    id_width = 32 if full_ids else SHORT_ID
     return [
-        trace.trace_id if full_ids else trace.trace_id[:SHORT_ID],
-        timestamp(trace.start_ns),
-        trace.workflow or trace.name,
-        status(trace.status) if trace.complete else f"{trace.status} (running)",
-        duration(trace.duration_ms),
-        str(trace.span_count),
-        str(trace.error_count),
-        tokens(trace.input_tokens, trace.output_tokens),
-        cost(trace.cost_usd),
-        trace.root_agent or NONE,
-        trace.conversation_id or NONE,
-    ]
+        Column("TRACE", id_width, lambda t: t.trace_id[:id_width]),
+        Column(f"STARTED {zone_name()}", 14, lambda t: short_time(t.start_ns)),
+        Column("NAME", 32, lambda t: t.workflow or t.name, flexible=True),
+        Column("STATUS", 7, status_text),
+        Column("DURATION", 8, lambda t: duration(t.duration_ms), right=True),
+        Column("ERRORS", 6, _failed_spans, right=True),
+        Column("COST", 8, lambda t: cost(t.cost_usd), right=True),
+        Column("TOKENS IN/OUT", 15, _tokens_of, right=True),
+        Column("SPANS", 5, lambda t: str(t.span_count), right=True),
+        Column("AGENT", 16, lambda t: t.root_agent or NONE),
+        Column("CONVERSATION", 20, lambda t: t.conversation_id or NONE),
+    ]  # fmt: skip
 
 
-def traces_table(traces: Sequence[TraceSummary], full_ids: bool = False) -> str:
-    return table(TRACE_HEADERS, (trace_row(t, full_ids) for t in traces), TRACE_RIGHT)
+NAME_MIN = 16  # the name is cut to no less than this; more on a wide terminal
+NAME_MIN_WIDE = 24
 
 
-def stats_table(rows: Sequence[StatsRow], group_by: str) -> str:
-    headers = (group_by.upper(), "RUNS", "ERRORS", "ERROR RATE", "P50", "P95", "TOKENS", "COST")
-    body = (
-        [
+def fitting_columns(width: int, full_ids: bool = False) -> list[tuple[Column, int]]:
+    """The columns that fit ``width``, in display order, each with the width it gets."""
+    chosen: list[Column] = []
+    used = 0
+    name_min = NAME_MIN_WIDE if width >= 120 else NAME_MIN
+    for column in trace_columns(full_ids):
+        # every column is followed by GAP spaces (the last one's are trimmed when printed)
+        need = (name_min if column.flexible else column.width) + GAP
+        if used + need > width:
+            continue
+        chosen.append(column)
+        used += need
+    spare = width - used
+    sized = []
+    for column in chosen:
+        size = column.width
+        if column.flexible:
+            size = min(column.width, name_min + spare)
+        sized.append((column, size))
+    return sized
+
+
+def _table(columns: Sequence[tuple[Column, int]], header: bool) -> Table:
+    table = Table(
+        box=None, show_header=header, header_style="bold", pad_edge=False, padding=(0, GAP, 0, 0)
+    )
+    for column, width in columns:
+        table.add_column(
+            column.header,
+            width=width,
+            min_width=width,
+            max_width=width,
+            justify="right" if column.right else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    return table
+
+
+def traces_table(
+    traces: Sequence[TraceSummary], width: int, full_ids: bool = False, header: bool = True
+) -> Table:
+    """The trace list, in columns that fit ``width``."""
+    columns = fitting_columns(width, full_ids)
+    table = _table(columns, header)
+    for trace in traces:
+        table.add_row(*(column.value(trace) for column, _ in columns))
+    return table
+
+
+def tail_header(width: int) -> Table:
+    return traces_table([], width)
+
+
+def tail_line(trace: TraceSummary, width: int) -> Table:
+    """One trace as a row of the same fixed columns as :func:`tail_header`."""
+    return traces_table([trace], width, header=False)
+
+
+# --- stats -------------------------------------------------------------------------------------
+
+
+def stats_table(rows: Sequence[StatsRow], group_by: str) -> Table:
+    """Runs per agent, model, tool, conversation or workflow. FAILED counts runs whose own
+    span (for workflows and conversations: the trace's root) has status ERROR."""
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, GAP, 0, 0))
+    table.add_column(group_by.upper(), no_wrap=True, overflow="ellipsis", min_width=8)
+    for name in ("RUNS", "FAILED", "FAIL %", "P50", "P95", "TOKENS IN/OUT", "COST"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(
             row.key,
             f"{row.runs:,}",
-            f"{row.errors:,}",
+            Text(f"{row.errors:,}", style="red" if row.errors else ""),
             f"{row.error_rate:.1%}",
             duration(row.p50_ms),
             duration(row.p95_ms),
-            tokens(row.input_tokens, row.output_tokens),
+            tokens_short(row.input_tokens, row.output_tokens),
             cost(row.cost_usd),
-        ]
-        for row in rows
-    )
-    return table(headers, body, {1, 2, 3, 4, 5, 6, 7})
-
-
-# --- the trace tree ----------------------------------------------------------------------------
-
-
-def trace_header(tree: TraceTree) -> list[str]:
-    s = tree.summary
-    title = f"{click.style('Trace', bold=True)} {s.trace_id}  {s.workflow or s.name}"
-    facts = [
-        status(s.status) + ("" if s.complete else " (still running)"),
-        timestamp(s.start_ns),
-        duration(s.duration_ms),
-        f"{s.span_count} spans, {s.error_count} errors",
-        f"tokens {tokens(s.input_tokens, s.output_tokens)}",
-        f"cost {cost(s.cost_usd)}",
-    ]
-    lines = [title, "  " + " · ".join(facts)]
-    extra = []
-    if s.conversation_id:
-        extra.append(f"conversation {s.conversation_id}")
-    if s.service:
-        extra.append(f"service {s.service}")
-    if s.metadata:
-        extra.append("metadata " + ", ".join(f"{k}={v}" for k, v in sorted(s.metadata.items())))
-    if extra:
-        lines.append("  " + " · ".join(extra))
-    return lines
-
-
-def _span_label(span: SpanRecord) -> str:
-    label = span.name
-    if span.attributes.get(semconv.GEN_AI_TOOL_TYPE) == semconv.TOOL_TYPE_HANDOFF:
-        label += " (handoff)"
-    return label
-
-
-def _span_usage(span: SpanRecord) -> tuple[str, str]:
-    """Tokens and cost to show beside a span: its own for a model call, its subtree's for
-    an agent or workflow (so a user sees what each agent cost)."""
-    if span.operation == semconv.OP_CHAT:
-        return tokens(span.input_tokens, span.output_tokens), cost(span.cost_usd)
-    chats = [s for s in span.walk() if s.operation == semconv.OP_CHAT]
-    if not chats:
-        return "", ""
-    used = tokens(sum(c.input_tokens or 0 for c in chats), sum(c.output_tokens or 0 for c in chats))
-    return used, cost(span.subtree_cost())
-
-
-def trace_tree(tree: TraceTree, *, content: bool = False, content_width: int = 400) -> str:
-    """The span tree with a duration, tokens and cost column, errors under their span."""
-    lines: list[tuple[str, SpanRecord | None, str]] = []
-
-    def visit(span: SpanRecord, prefix: str, last: bool, top: bool) -> None:
-        branch = "" if top else ("└─ " if last else "├─ ")
-        lines.append((prefix + branch + _span_label(span), span, ""))
-        child_prefix = prefix if top else prefix + ("   " if last else "│  ")
-        for note in _notes(span, content, content_width):
-            lines.append((child_prefix + ("│  " if span.children else "   ") + note, None, ""))
-        for i, child in enumerate(span.children):
-            visit(child, child_prefix, i == len(span.children) - 1, False)
-
-    for root in tree.roots:
-        visit(root, "", True, True)
-    width = min(max((len(text) for text, span, _ in lines if span is not None), default=0), 70)
-    out = []
-    for text, span, _ in lines:
-        if span is None:
-            out.append(text)
-            continue
-        used, price = _span_usage(span)
-        cells = [text.ljust(width), duration(span.duration_ms).rjust(9), used.rjust(20), price]
-        line = "  ".join(cells).rstrip()
-        out.append(click.style(line, fg="red") if span.status == "ERROR" else line)
-    return "\n".join(out)
-
-
-def _notes(span: SpanRecord, content: bool, width: int) -> list[str]:
-    notes = []
-    if span.status == "ERROR":
-        what = span.error_type or "error"
-        notes.append(click.style(f"✗ {what}: {span.status_message or ''}".rstrip(": "), fg="red"))
-    if content:
-        for label, attribute in CONTENT_ATTRIBUTES:
-            value = span.attributes.get(attribute)
-            if value is not None:
-                text = _readable(value)
-                if len(text) > width:
-                    text = text[: width - 1] + "…"
-                notes.append(click.style(f"{label}: ", dim=True) + text)
-    return notes
-
-
-def _readable(value: Any) -> str:
-    """Semconv message JSON as ``role: text`` lines folded into one; other values as-is."""
-    try:
-        data = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return str(value)
-    if isinstance(data, list) and data and all(isinstance(m, dict) for m in data):
-        return " | ".join(_message(m) for m in data)
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _message(message: dict[str, Any]) -> str:
-    if "parts" not in message:
-        return str(message.get("content", json.dumps(message)))
-    parts = []
-    for part in message.get("parts", []):
-        kind = part.get("type")
-        if kind == "text":
-            parts.append(str(part.get("content", "")))
-        elif kind == "tool_call":
-            parts.append(f"{part.get('name')}({json.dumps(part.get('arguments'))})")
-        elif kind == "tool_call_response":
-            parts.append(f"-> {json.dumps(part.get('response'))}")
-        else:
-            parts.append(f"[{kind}]")
-    return f"{message.get('role', '?')}: " + " ".join(parts)
+        )
+    return table

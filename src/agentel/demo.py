@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ USER_INPUT = "My order #1234 arrived broken. Can I get a refund?"
 class DemoResult:
     trace_id: str | None
     offline: bool
-    final_output: str
+    final_output: str | None
+    error: str | None = None  # what made the run fail, in one line: "Type: message"
 
 
 def _scripted_model() -> Any:
@@ -134,8 +136,18 @@ def build_agents(model: Any) -> Any:
     )
 
 
-def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> DemoResult:
-    """Run the demo once, wait until its spans are in the store, and say what happened."""
+def offline_by_default() -> bool:
+    """Offline unless an OpenAI key is set."""
+    return not os.environ.get("OPENAI_API_KEY")
+
+
+def run_demo(
+    store_url: str | None = None, *, capture_content: bool = True, offline: bool | None = None
+) -> DemoResult:
+    """Run the demo once, wait until its spans are in the store, and say what happened.
+
+    A run that fails (the API unreachable, a bad key) is traced like any other: the result
+    carries the error and the id of the failed run's trace instead of raising."""
     from agents import RunConfig, Runner
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -144,7 +156,10 @@ def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> D
     import agentel
     from agentel.store.exporter import StoreSpanExporter
 
-    offline = not os.environ.get("OPENAI_API_KEY")
+    offline = offline_by_default() if offline is None else offline
+    # The SDK logs a failed model call before raising it; the demo reports the failure
+    # itself, in one line, so the log record needs no fallback printer on stderr.
+    logging.getLogger("openai.agents").addHandler(logging.NullHandler())
     provider = TracerProvider(resource=Resource.create({"service.name": "agentel-demo"}))
     provider.add_span_processor(BatchSpanProcessor(StoreSpanExporter(store_url)))
     agentel.instrument(tracer_provider=provider, capture_content=capture_content)
@@ -156,7 +171,11 @@ def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> D
             group_id=conversation_id,
             trace_metadata={"source": "agentel demo"},
         )
-        result = asyncio.run(Runner.run(triage, USER_INPUT, run_config=config))
+        try:
+            result = asyncio.run(Runner.run(triage, USER_INPUT, run_config=config))
+            final_output, error = str(result.final_output), None
+        except Exception as exc:  # the failure is the trace's subject: report it, do not raise
+            final_output, error = None, _one_line(exc)
     finally:
         agentel.uninstrument()
         provider.shutdown()
@@ -164,4 +183,17 @@ def run_demo(store_url: str | None = None, *, capture_content: bool = True) -> D
 
     with open_store(store_url) as store:
         found = store.get_traces(conversation_id=conversation_id, limit=1)
-    return DemoResult(found[0].trace_id if found else None, offline, str(result.final_output))
+    return DemoResult(found[0].trace_id if found else None, offline, final_output, error)
+
+
+def _one_line(exc: BaseException) -> str:
+    """``APIConnectionError: Connection error (ConnectError: All connection attempts
+    failed)``: the exception and the one beneath it, which often says what really failed."""
+    text = _describe(exc)
+    cause = exc.__cause__ or exc.__context__
+    return f"{text} ({_describe(cause)})" if cause is not None else text
+
+
+def _describe(exc: BaseException) -> str:
+    message = " ".join(str(exc).split()).rstrip(".")
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

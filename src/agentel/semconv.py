@@ -20,6 +20,11 @@ GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
 ERROR_TYPE = "error.type"
 ERROR_TYPE_OTHER = "_OTHER"
+# the OTel ``exception`` event that records an exception on the span where it was raised
+EVENT_EXCEPTION = "exception"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 
@@ -167,3 +172,15 @@ OI_KIND_AGENT = "AGENT"
 OI_KIND_LLM = "LLM"
 OI_KIND_TOOL = "TOOL"
 OI_KIND_GUARDRAIL = "GUARDRAIL"
+OI_MIME_TEXT = "text/plain"
+
+# --- Langfuse's trace-level keys (its OTel ingestion, attributes.ts), for the langfuse dialect.
+LANGFUSE_SESSION_ID = "langfuse.session.id"
+LANGFUSE_USER_ID = "langfuse.user.id"
+LANGFUSE_TRACE_NAME = "langfuse.trace.name"
+LANGFUSE_TRACE_INPUT = "langfuse.trace.input"
+LANGFUSE_TRACE_OUTPUT = "langfuse.trace.output"
+LANGFUSE_TRACE_METADATA_PREFIX = "langfuse.trace.metadata."
+USER_ID = "user.id"  # OTel's user attribute; Langfuse and OpenInference both read it
+# Trace metadata keys taken as the end user's id, first found wins.
+USER_ID_METADATA_KEYS = ("user_id", "user.id", "userId", "user")

@@ -60,7 +60,7 @@ def parse_content_capture(raw: str | bool | ContentCapture | None) -> ContentCap
     """Read the content switch leniently: an unknown value warns and keeps content off.
 
     The variable is shared with other OTel GenAI instrumentations, so a value meant for one
-    of them must never stop the user's app; it only earns a warning.
+    of them must never stop the user's app; it only earns a warning (once per value).
     """
     if isinstance(raw, ContentCapture):
         return raw
@@ -68,22 +68,30 @@ def parse_content_capture(raw: str | bool | ContentCapture | None) -> ContentCap
         return ContentCapture.NO_CONTENT
     if isinstance(raw, bool):
         return ContentCapture.SPAN_ONLY if raw else ContentCapture.NO_CONTENT
+    warning = content_capture_warning(raw)
+    if warning is not None:
+        if raw not in _warned_capture_values:
+            _warned_capture_values.add(raw)
+            _log.warning("%s", warning)
+        return ContentCapture.NO_CONTENT
     word = raw.strip().upper()
+    return ContentCapture(_CAPTURE_ALIASES.get(word, word) or ContentCapture.NO_CONTENT.value)
+
+
+_warned_capture_values: set[str] = set()
+
+
+def content_capture_warning(raw: str | None) -> str | None:
+    """The warning a content switch value earns (naming the accepted values), or None."""
+    word = (raw or "").strip().upper()
     word = _CAPTURE_ALIASES.get(word, word)
-    if not word:
-        return ContentCapture.NO_CONTENT
-    try:
-        return ContentCapture(word)
-    except ValueError:
-        accepted = ", ".join(m.value for m in ContentCapture)
-        _log.warning(
-            "%s=%r is not understood; content capture stays off. Accepted values: %s "
-            "(case-insensitive), or true/1 and false/0.",
-            ENV_CAPTURE_CONTENT,
-            raw,
-            accepted,
-        )
-        return ContentCapture.NO_CONTENT
+    if not word or word in ContentCapture.__members__:
+        return None
+    accepted = ", ".join(m.value for m in ContentCapture)
+    return (
+        f"{ENV_CAPTURE_CONTENT}={raw!r} is not understood; content capture stays off. "
+        f"Accepted values: {accepted} (case-insensitive), or true/1 and false/0."
+    )
 
 
 def parse_bool(name: str, raw: str | bool) -> bool:
@@ -171,9 +179,21 @@ ENV_LANGFUSE_SECRET_KEY = "LANGFUSE_SECRET_KEY"
 ENV_LANGFUSE_HOST = "LANGFUSE_HOST"
 ENV_DD_API_KEY = "DD_API_KEY"
 ENV_DD_SITE = "DD_SITE"
+ENV_MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_MLFLOW_EXPERIMENT_ID = "MLFLOW_EXPERIMENT_ID"
+ENV_MLFLOW_TRACKING_TOKEN = "MLFLOW_TRACKING_TOKEN"
+# The standard OTLP variables; they win over a preset's endpoint and headers.
+ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+ENV_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+ENV_OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
+ENV_OTLP_TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+ENV_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+ENV_OTEL_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
 ENV_CELESTO_API_KEY = "CELESTO_API_KEY"
 ENV_CELESTO_BASE_URL = "CELESTO_BASE_URL"
 ENV_CELESTO_DISABLE_AUTO_TRACING = "CELESTO_DISABLE_AUTO_TRACING"
+# Keep Agentor's own upload to Celesto while agentel also sends there (off: each run once).
+ENV_KEEP_AGENTOR_EXPORT = "AGENTEL_KEEP_AGENTOR_EXPORT"
 
 DEFAULT_SCHEDULE_DELAY = 5.0
 DEFAULT_MAX_QUEUE_SIZE = 2048
@@ -184,11 +204,18 @@ DEFAULT_CELESTO_BASE_URL = "https://api.celesto.ai/v1"
 DEFAULT_PHOENIX_COLLECTOR_ENDPOINT = "http://localhost:6006"
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
 DEFAULT_DD_SITE = "datadoghq.com"
+DEFAULT_MLFLOW_TRACKING_URI = "http://localhost:5000"
+DEFAULT_MLFLOW_EXPERIMENT_ID = "0"
 
 OTLP_PROTOCOLS = ("http/protobuf", "grpc")
-OTLP_PRESETS = ("phoenix", "langfuse", "datadog")
-DIALECTS = ("genai", "openinference")
-EXPORTER_NAMES = ("otlp", "console", "celesto", "memory", "sqlite", "postgres")
+OTLP_PRESETS = ("phoenix", "langfuse", "datadog", "mlflow")
+DIALECTS = ("genai", "openinference", "langfuse")
+# The dialect each preset's backend renders best; any other backend gets plain GenAI.
+PRESET_DIALECTS = {"phoenix": "openinference", "mlflow": "openinference", "langfuse": "langfuse"}
+# ``store`` writes to the store ``AGENTEL_DB`` names; ``sqlite``/``postgres`` are aliases
+# that also check the store is of that kind.
+STORE_EXPORTER_NAMES = ("store", "sqlite", "postgres")
+EXPORTER_NAMES = ("otlp", "console", "celesto", "memory", *STORE_EXPORTER_NAMES)
 
 
 def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
@@ -319,6 +346,12 @@ def parse_exporter_names(name: str, raw: str | Sequence[str]) -> tuple[str, ...]
             )
         if exporter not in names:
             names.append(exporter)
+    stores = [n for n in names if n in STORE_EXPORTER_NAMES]
+    if len(stores) > 1:
+        raise SettingError(
+            f"{name}: {' and '.join(stores)} name the same trace store; name it once "
+            f"(store writes wherever {ENV_DB} points)."
+        )
     return tuple(names)
 
 
@@ -329,6 +362,8 @@ class PipelineSettings:
     exporters: tuple[str, ...] = ()
     otlp_preset: str | None = None
     otlp_protocol: str = DEFAULT_OTLP_PROTOCOL
+    # The argument or variable the protocol came from, for error messages.
+    otlp_protocol_source: str = ENV_OTLP_TRACES_PROTOCOL
     dialect: str = "genai"
     sample_ratio: float | None = None
     metrics: bool = True
@@ -374,13 +409,14 @@ class PipelineSettings:
         protocol = (
             DEFAULT_OTLP_PROTOCOL if value is None else parse_choice(name, value, OTLP_PROTOCOLS)
         )
+        protocol_source = name or ENV_OTLP_TRACES_PROTOCOL
         if preset is not None and otlp_protocol is None:
             # Every preset backend takes http/protobuf only; a protocol from the environment
             # (opentelemetry-distro sets grpc by default) is meant for other exporters.
             protocol = DEFAULT_OTLP_PROTOCOL
 
         value, name = _pick(dialect, "dialect", env, ENV_DIALECT)
-        default_dialect = "openinference" if preset == "phoenix" else "genai"
+        default_dialect = PRESET_DIALECTS.get(preset or "", "genai")
         chosen_dialect = default_dialect if value is None else parse_choice(name, value, DIALECTS)
 
         value, name = _pick(sample_ratio, "sample_ratio", env, ENV_SAMPLE_RATIO)
@@ -396,6 +432,7 @@ class PipelineSettings:
             exporters=names,
             otlp_preset=preset,
             otlp_protocol=protocol,
+            otlp_protocol_source=protocol_source,
             dialect=chosen_dialect,
             sample_ratio=ratio,
             metrics=metrics_on,

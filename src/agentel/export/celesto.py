@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentel import backends as exports
 from agentel import settings as s
 from agentel.export.celesto_format import is_root, is_workflow, to_items
 from agentel.version import __version__
@@ -137,6 +138,8 @@ class CelestoSpanExporter(SpanExporter):
         self._max_delay = max_delay
         self._assembler = _TraceAssembler(max_waiting_spans)
         self._stopping = threading.Event()
+        # a framework's own Celesto upload of the same runs (Agentor's) stands down meanwhile
+        exports.announce("celesto", self)
 
     def __repr__(self) -> str:  # keeps the key out of reprs in logs and tracebacks
         return f"CelestoSpanExporter(endpoint={self.endpoint!r})"
@@ -203,6 +206,7 @@ class CelestoSpanExporter(SpanExporter):
 
     def shutdown(self) -> None:
         """Send the spans still waiting for their workflow, then stop retrying."""
+        exports.withdraw(self)
         leftovers = self._assembler.drain()
         if leftovers:
             self._send(leftovers)

@@ -201,7 +201,10 @@ def trace_item(closing: ReadableSpan | None, members: Sequence[ReadableSpan]) ->
     return {
         "object": "trace",
         "id": celesto_trace_id(workflow, otel_trace_id),
-        "workflow_name": attrs.get(sc.GEN_AI_WORKFLOW_NAME) or head.name,
+        # a run with no workflow (an Agentor run) is named by its agent, as Agentor names it
+        "workflow_name": (
+            attrs.get(sc.GEN_AI_WORKFLOW_NAME) or attrs.get(sc.GEN_AI_AGENT_NAME) or head.name
+        ),
         "group_id": attrs.get(sc.GEN_AI_CONVERSATION_ID),
         "metadata": metadata or None,
     }

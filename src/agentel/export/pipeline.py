@@ -175,22 +175,36 @@ def _split(
 
 
 def _chosen_names(
-    config: s.PipelineSettings, explicit: bool, building: bool, env: Mapping[str, str]
+    config: s.PipelineSettings,
+    explicit: bool,
+    building: bool,
+    env: Mapping[str, str],
+    auto: bool = False,
 ) -> tuple[str, ...]:
     """The exporter names to build. An OTLP preset implies ``otlp``. When none were named:
-    ``otlp`` if an OTLP endpoint variable is set, else ``console`` when we build the
-    provider (the user asked for tracing and should see it), else none: a joined provider
-    already sends its spans somewhere."""
+    ``otlp`` if an OTLP endpoint variable is set and we build the provider, else ``console``
+    when we build it (the user asked for tracing and should see it), else none: a joined
+    provider already sends its spans somewhere.
+
+    Under ``opentelemetry-instrument``, an ``agentel_otlp`` in ``OTEL_TRACES_EXPORTER`` already
+    serves the preset and the OTLP variables: adding ``otlp`` again would send every span twice.
+    """
     names = config.exporters
     if config.otlp_preset is not None and "otlp" not in names:
         names = ("otlp", *names)
+    if auto and "agentel_otlp" in _otel_traces_exporters(env):
+        names = tuple(name for name in names if name != "otlp")
     if explicit or any(name != "celesto" for name in names):
         return names
-    if any(env.get(var) for var in _OTLP_ENDPOINT_VARIABLES):
+    if building and any(env.get(var) for var in _OTLP_ENDPOINT_VARIABLES):
         return ("otlp", *names)
     if building and not names:
         return ("console",)
     return names
+
+
+def _otel_traces_exporters(env: Mapping[str, str]) -> set[str]:
+    return {name.strip() for name in env.get(s.ENV_OTEL_TRACES_EXPORTER, "").split(",")}
 
 
 def _current_provider(given: TracerProvider | None) -> tuple[trace.TracerProvider, bool]:
@@ -266,6 +280,7 @@ def setup(
     exit_flush_timeout: float | None = None,
     instrument: bool = True,
     keep_openai_export: bool | None = None,
+    keep_agentor_export: bool | None = None,
     _auto: bool = False,
 ) -> Pipeline:
     """Build (or join) the tracing pipeline and instrument every installed framework.
@@ -300,21 +315,17 @@ def setup(
         )
         provider, joined = _current_provider(tracer_provider)
         building = not joined
-        explicit = names is not None or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
-        chosen = _chosen_names(config, explicit or bool(instances), building, os.environ)
-        if any(type(i).__name__ == "CelestoSpanExporter" for i in instances):
-            chosen = tuple(name for name in chosen if name != "celesto")  # no double send
-        target = (
-            resolve_target(
-                config.otlp_preset,
-                config.otlp_protocol,
-                endpoint=otlp_endpoint,
-                headers=otlp_headers,
-            )
-            if "otlp" in chosen
-            else OTLPTarget()
+        named, target = plan(
+            config,
+            names,
+            instances,
+            building=building,
+            otlp_endpoint=otlp_endpoint,
+            otlp_headers=otlp_headers,
+            db_url=db_url,
+            auto=_auto,
         )
-        named = [registry.build(n, config, target, db_url=db_url) for n in chosen]
+        chosen = [n.name for n in named]
         if "otlp" in chosen:
             quiet_repeated_exporter_logs()
         named += _named_instances(instances)
@@ -326,10 +337,44 @@ def setup(
         )
         pipeline._owns_tracer_provider = pipeline._owns_tracer_provider or inherited
         if instrument:
-            pipeline.instrumented = _instrument(pipeline, config, keep_openai_export)
+            pipeline.instrumented = _instrument(
+                pipeline, config, keep_openai_export, keep_agentor_export
+            )
         atexit.register(pipeline._at_exit)
         _current = pipeline
         return pipeline
+
+
+def plan(
+    config: s.PipelineSettings,
+    names: Sequence[str] | None = None,
+    instances: Sequence[SpanExporter] = (),
+    *,
+    building: bool = True,
+    otlp_endpoint: str | None = None,
+    otlp_headers: Mapping[str, str] | None = None,
+    db_url: str | None = None,
+    auto: bool = False,
+) -> tuple[list[registry.NamedExporter], OTLPTarget]:
+    """The exporters ``setup()`` builds for ``config`` and where OTLP goes, each checked:
+    a bad value raises the SettingError setup() raises, before anything global changes.
+    ``agentel doctor`` calls this too, so it checks exactly what setup() would."""
+    explicit = names is not None or bool(os.environ.get(s.ENV_EXPORTERS, "").strip())
+    chosen = _chosen_names(config, explicit or bool(instances), building, os.environ, auto)
+    if any(type(i).__name__ == "CelestoSpanExporter" for i in instances):
+        chosen = tuple(name for name in chosen if name != "celesto")  # no double send
+    target = (
+        resolve_target(
+            config.otlp_preset,
+            config.otlp_protocol,
+            endpoint=otlp_endpoint,
+            headers=otlp_headers,
+            protocol_source=config.otlp_protocol_source,
+        )
+        if "otlp" in chosen
+        else OTLPTarget()
+    )
+    return [registry.build(n, config, target, db_url=db_url) for n in chosen], target
 
 
 def _assemble(
@@ -369,7 +414,12 @@ def _assemble(
     if config.metrics and "otlp" in {n.name for n in named} and target.accepts_metrics:
         readers.append(
             PeriodicExportingMetricReader(
-                build_metric_exporter(config.otlp_protocol, target, config.batch.export_timeout)
+                build_metric_exporter(
+                    config.otlp_protocol,
+                    target,
+                    config.batch.export_timeout,
+                    protocol_source=config.otlp_protocol_source,
+                )
             )
         )
     meter_provider, meter_joined = (
@@ -399,7 +449,10 @@ def _warn_unused_on_join(
 
 
 def _instrument(
-    pipeline: Pipeline, config: s.PipelineSettings, keep_openai_export: bool | None
+    pipeline: Pipeline,
+    config: s.PipelineSettings,
+    keep_openai_export: bool | None,
+    keep_agentor_export: bool | None = None,
 ) -> list[str]:
     """Instrument installed frameworks; a framework's failure must not fail setup()."""
     from agentel import instrument as instrument_frameworks
@@ -416,6 +469,8 @@ def _instrument(
     }
     if keep_openai_export is not None:
         kwargs["keep_openai_export"] = keep_openai_export
+    if keep_agentor_export is not None:
+        kwargs["keep_agentor_export"] = keep_agentor_export
     try:
         return instrument_frameworks(**kwargs)
     except Exception as error:

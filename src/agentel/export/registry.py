@@ -1,5 +1,5 @@
-"""Exporter names (``otlp``, ``console``, ``celesto``, ``memory``, ``sqlite``,
-``postgres``) to SpanExporter instances; each is imported only when named."""
+"""Exporter names (``otlp``, ``console``, ``celesto``, ``memory``, ``store`` and its aliases
+``sqlite``/``postgres``) to SpanExporter instances; each is imported only when named."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from agentel import settings as s
-from agentel.export.openinference import with_dialect
+from agentel.export.dialects import with_dialect
 from agentel.export.otlp import OTLPTarget, build_span_exporter
 
 
@@ -23,21 +23,32 @@ class NamedExporter:
 
 
 def _db_url(name: str, db_url: str | None) -> str:
-    """The store URL for ``sqlite`` or ``postgres``: ``db_url``, else ``AGENTEL_DB``, else
-    ``./agentel.db``; a URL of the other kind is an error rather than a silent switch."""
+    """The store URL for the store exporter: ``db_url``, else ``AGENTEL_DB``, else
+    ``./agentel.db``. ``store`` takes either kind, so moving to PostgreSQL is a change of
+    ``AGENTEL_DB`` only; the aliases ``sqlite`` and ``postgres`` also check the kind."""
     from agentel.store import resolve_url
 
     url = resolve_url(db_url)
-    if name == "postgres" and not url.startswith("postgresql://"):
+    postgres = url.startswith("postgresql://")
+    if name == "postgres" and not postgres:
         raise s.SettingError(
             f"The postgres exporter needs a PostgreSQL URL in db_url or {s.ENV_DB} "
-            "(postgresql://user@host:5432/db)."
+            "(postgresql://user@host:5432/db); name the store exporter to write wherever "
+            f"{s.ENV_DB} points."
         )
-    if name == "sqlite" and not url.startswith("sqlite://"):
+    if name == "sqlite" and postgres:
         raise s.SettingError(
-            f"The sqlite exporter got a PostgreSQL URL from db_url or {s.ENV_DB}; "
-            "name the postgres exporter instead."
+            f"The sqlite exporter got a PostgreSQL URL from db_url or {s.ENV_DB}; name the "
+            "store exporter, which writes wherever it points."
         )
+    if postgres:
+        try:
+            import psycopg  # noqa: F401  (found now, not at the first export)
+        except ImportError:
+            raise s.SettingError(
+                f"{s.ENV_DB} names a PostgreSQL store but its driver is not installed; "
+                "pip install 'agentel[postgres]'."
+            ) from None
     return url
 
 
@@ -50,7 +61,12 @@ def build(
 ) -> NamedExporter:
     """The exporter called ``name``, configured from ``config`` and the environment."""
     if name == "otlp":
-        exporter = build_span_exporter(config.otlp_protocol, target, config.batch.export_timeout)
+        exporter = build_span_exporter(
+            config.otlp_protocol,
+            target,
+            config.batch.export_timeout,
+            protocol_source=config.otlp_protocol_source,
+        )
         return NamedExporter(name, with_dialect(exporter, config.dialect))
     if name == "console":
         from agentel.export.console import ConsoleTreeExporter
@@ -64,7 +80,7 @@ def build(
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
         return NamedExporter(name, InMemorySpanExporter(), immediate=True)
-    if name in ("sqlite", "postgres"):
+    if name in s.STORE_EXPORTER_NAMES:
         from agentel.store.exporter import StoreSpanExporter
 
         return NamedExporter(name, StoreSpanExporter(_db_url(name, db_url)))

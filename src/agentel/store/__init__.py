@@ -13,13 +13,14 @@ from pathlib import Path
 from agentel.settings import DEFAULT_DB, ENV_DB, SettingError
 from agentel.store.base import TraceStore
 from agentel.store.model import SpanRecord, StatsRow, TraceSummary, TraceTree
-from agentel.store.schema import SCHEMA_VERSION, SchemaTooNewError
+from agentel.store.schema import SCHEMA_VERSION, SchemaTooNewError, StoreOpenError
 
 __all__ = [
     "SCHEMA_VERSION",
     "SchemaTooNewError",
     "SpanRecord",
     "StatsRow",
+    "StoreOpenError",
     "TraceStore",
     "TraceSummary",
     "TraceTree",
@@ -58,7 +59,7 @@ def sqlite_path(url: str) -> Path | None:
     """The file a resolved ``sqlite:///`` URL names, or None for other databases."""
     if not url.startswith("sqlite://"):
         return None
-    path = url[len("sqlite://") :]
+    path = url[len("sqlite://") :].partition("?")[0]
     if path.startswith("/"):
         path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
     if not path:
@@ -66,18 +67,31 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path)
 
 
-def open_store(url: str | None = None) -> TraceStore:
-    """Open (and create or upgrade) the trace store that ``url`` names.
+def shared_database(url: str) -> bool:
+    """Whether the URL asks (``?shared=true``) for agentel's tables beside other tables."""
+    query = url.partition("?")[2]
+    values = [v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "shared"]
+    return bool(values) and values[-1].lower() in ("1", "true", "yes", "on")
 
-    Raises :class:`SettingError` for a URL agentel cannot use and
-    :class:`SchemaTooNewError` for a database written by a newer agentel.
+
+def open_store(url: str | None = None, *, read_only: bool = False) -> TraceStore:
+    """Open the trace store that ``url`` names: for writing (creating or upgrading it), or
+    with ``read_only=True`` as it stands, changing nothing (also on a read-only mount).
+
+    Writing into a database that already holds other tables is refused unless the URL asks
+    for it with ``?shared=true`` (or, for PostgreSQL, names a ``?schema=`` of agentel's own).
+
+    Raises :class:`SettingError` for a URL agentel cannot use, :class:`SchemaTooNewError`
+    for a database written by a newer agentel and :class:`StoreOpenError` for a database
+    it will not read or write as it stands (the message says what to do).
     """
     resolved = resolve_url(url)
     path = sqlite_path(resolved)
+    shared = shared_database(resolved)
     if path is not None:
         from agentel.store.sqlite import SQLiteStore
 
-        return SQLiteStore(path)
+        return SQLiteStore(path, read_only=read_only, shared=shared)
     from agentel.store.postgres import PostgresStore
 
-    return PostgresStore(resolved)
+    return PostgresStore(resolved, read_only=read_only)

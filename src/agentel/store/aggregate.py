@@ -77,7 +77,8 @@ ON CONFLICT (trace_seq) DO UPDATE SET
     workflow = CASE WHEN traces.root_span_id IS NULL AND excluded.root_span_id IS NOT NULL
         THEN COALESCE(excluded.workflow, traces.workflow)
         ELSE COALESCE(traces.workflow, excluded.workflow) END,
-    status = CASE WHEN traces.error_count > 0 THEN traces.status ELSE excluded.status END,
+    status = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.status
+        ELSE traces.status END,
     start_ns = {start},
     end_ns = {end},
     duration_ms = ({end} - {start}) / 1000000.0,
@@ -103,7 +104,8 @@ class _Share:
 
     __slots__ = (
         "agent", "agent_start", "conversation", "cost", "end", "errors", "first_name",
-        "input", "output", "root_id", "root_name", "root_workflow", "service", "spans",
+        "input", "output", "root_failed", "root_id", "root_name", "root_workflow", "service",
+        "spans",
         "start", "unpriced", "workflow",
     )  # fmt: skip
 
@@ -112,6 +114,7 @@ class _Share:
         self.root_id = self.root_name = self.root_workflow = self.workflow = None
         self.conversation = self.agent = self.agent_start = self.service = None
         self.spans = self.errors = self.input = self.output = self.unpriced = 0
+        self.root_failed = False
         self.cost = 0.0
 
     def add(self, row: Sequence[Any]) -> None:
@@ -124,6 +127,7 @@ class _Share:
         if row[IS_ROOT]:
             self.root_id, self.root_name = row[SPAN_ID], row[NAME]
             self.root_workflow = row[WORKFLOW]
+            self.root_failed = row[STATUS] == "ERROR"
         self.workflow = self.workflow or row[WORKFLOW]
         self.conversation = self.conversation or row[CONVERSATION]
         self.service = self.service or row[SERVICE]
@@ -148,7 +152,8 @@ class _Share:
             self.root_id,
             self.root_name if has_root else self.first_name,
             self.root_workflow or self.workflow,
-            "error" if self.errors else "ok",
+            # the run's outcome, which its root span records; failed spans are counted apart
+            "error" if self.root_failed else "ok",
             self.start,
             self.end,
             (self.end - self.start) / 1e6,

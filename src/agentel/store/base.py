@@ -35,6 +35,8 @@ METADATA_INSERT = (
     "ON CONFLICT (trace_seq, key) DO UPDATE SET value = excluded.value"
 )
 T = TypeVar("T")
+DEFAULT_PAGE = 50  # traces per page of get_traces unless the caller says otherwise
+_UNLIMITED = 2**62  # LIMIT for "all": both databases take a number there
 
 # the trace_seq of a trace, by its id
 SEQ_OF = "(SELECT trace_seq FROM traces WHERE trace_id = ?)"
@@ -221,32 +223,36 @@ class TraceStore(ABC):
         min_tokens: int | None = None,
         min_cost: float | None = None,
         metadata: tuple[str, str] | None = None,
-        limit: int = 50,
+        limit: int | None = DEFAULT_PAGE,
         offset: int = 0,
+        has_errors: bool | None = None,
     ) -> list[TraceSummary]:
-        """Traces matching every given filter, newest first.
+        """Traces matching every given filter, newest first: one page of at most ``limit``
+        (50 unless given; ``None`` for all of them), starting after ``offset`` traces.
+        :meth:`count_traces` says how many match in all.
 
-        ``status`` is ``ok`` or ``error`` (a trace with any failed span); ``agent``, ``model``
-        and ``tool`` match any span of the trace; ``metadata`` is a (key, value) pair of the
-        workflow's metadata; durations are in milliseconds, cost in USD.
+        ``status`` is the run's outcome: ``error`` for a run that failed (its root span has
+        status ERROR), ``ok`` otherwise. ``has_errors=True`` selects traces with any failed
+        span, including a tool error the agent recovered from, which leaves the run ``ok``.
+        ``agent``, ``model`` and ``tool`` match any span of the trace, ignoring case;
+        ``metadata`` is a (key, value) pair of the workflow's metadata; durations are in
+        milliseconds, cost in USD.
         """
-        where, params = TraceFilter(
-            since=since,
-            until=until,
-            status=status,
-            workflow=workflow,
-            agent=agent,
-            model=model,
-            tool=tool,
-            conversation_id=conversation_id,
-            min_duration_ms=min_duration_ms,
-            max_duration_ms=max_duration_ms,
-            min_tokens=min_tokens,
-            min_cost=min_cost,
-            metadata=metadata,
-        ).where()
-        rows = self._read(query.traces_sql(where), [*params, limit, offset])
+        where, params = self._trace_filter(locals()).where()
+        rows = self._read(
+            query.traces_sql(where), [*params, _UNLIMITED if limit is None else limit, offset]
+        )
         return self._with_metadata(rows)
+
+    def count_traces(self, **filters: Any) -> int:
+        """How many traces match the filters :meth:`get_traces` takes (not its paging)."""
+        where, params = self._trace_filter(filters).where()
+        return int(self._read(query.count_sql(where), params)[0][0])
+
+    @staticmethod
+    def _trace_filter(arguments: dict[str, Any]) -> TraceFilter:
+        names = TraceFilter.__dataclass_fields__
+        return TraceFilter(**{k: v for k, v in arguments.items() if k in names})
 
     def traces_updated_since(self, updated_ns: int, limit: int = 100) -> list[TraceSummary]:
         """Finished traces written or changed after ``updated_ns``, oldest change first."""
@@ -272,14 +278,20 @@ class TraceStore(ABC):
         return [TraceSummary.from_row(row, found[row[0]]) for row in rows]
 
     def resolve_trace_id(self, prefix: str) -> str | None:
-        """The full id of the one trace whose id starts with ``prefix`` (case-insensitive)."""
+        """The full id of the one trace whose id starts with ``prefix`` (case-insensitive);
+        None when no trace or several do (:meth:`trace_ids_starting` tells which)."""
+        found = self.trace_ids_starting(prefix, limit=2)
+        return found[0] if len(found) == 1 else None
+
+    def trace_ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        """Up to ``limit`` full trace ids that start with ``prefix`` (case-insensitive)."""
         prefix = prefix.strip().lower()
         rows = self._read(
             "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? "
-            "ORDER BY trace_id LIMIT 2",
-            (prefix, prefix + "g"),
+            "ORDER BY trace_id LIMIT ?",
+            (prefix, prefix + "g", limit),
         )
-        return rows[0][0] if len(rows) == 1 else None
+        return [row[0] for row in rows]
 
     def latest_trace_id(self) -> str | None:
         rows = self._read("SELECT trace_id FROM traces ORDER BY start_ns DESC LIMIT 1")

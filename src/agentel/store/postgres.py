@@ -55,13 +55,19 @@ def split_schema(url: str) -> tuple[str, str | None]:
     parts = urlsplit(url)
     params = parse_qsl(parts.query, keep_blank_values=True)
     names = [value for key, value in params if key == "schema"]
-    rest = [(key, value) for key, value in params if key != "schema"]
+    rest = [(key, value) for key, value in params if key not in ("schema", "shared")]
     if names and not _IDENTIFIER.match(names[-1]):
         raise SettingError(
             f"{ENV_DB}: schema={names[-1]!r} is not a plain SQL name "
             "(letters, digits and _, not starting with a digit)"
         )
     return urlunsplit(parts._replace(query=urlencode(rest))), (names[-1] if names else None)
+
+
+def _shared(url: str) -> bool:
+    from agentel.store import shared_database
+
+    return shared_database(url)
 
 
 def _redact(url: str) -> str:
@@ -79,7 +85,7 @@ class PostgresStore(TraceStore):
     _rows_in_transaction = True
     _rows_during_lookup = 256
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, read_only: bool = False):
         if psycopg is None:
             raise SettingError(
                 f"{ENV_DB}={_redact(url)} needs the PostgreSQL driver: "
@@ -87,7 +93,9 @@ class PostgresStore(TraceStore):
             )
         super().__init__()
         self.url = _redact(url)
+        self.read_only = read_only
         self._conninfo, self.schema = split_schema(url)
+        self._shared = _shared(url)
         self._lock = threading.RLock()
         self._conn: psycopg.Connection[Any] | None = None
         self._version = 0
@@ -104,9 +112,14 @@ class PostgresStore(TraceStore):
         try:
             if self.schema:
                 name = pgsql.Identifier(self.schema)
-                conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+                if not self.read_only:
+                    conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
                 conn.execute(pgsql.SQL("SET search_path TO {}").format(name))
-            self._version = self._migrate(conn)
+            if self.read_only:
+                conn.execute("SET default_transaction_read_only = on")
+                self._version = self._check_readable(conn)
+            else:
+                self._version = self._migrate(conn)
             # Trace queries read a page of rows; parallel workers only add start-up time.
             conn.execute("SET max_parallel_workers_per_gather = 0")
             # Plan each prepared statement for its parameters and today's table sizes: a
@@ -123,6 +136,17 @@ class PostgresStore(TraceStore):
         self._conn = conn
         return conn
 
+    def _where(self) -> str:
+        return self.url.partition("?")[0] + (f" (schema {self.schema})" if self.schema else "")
+
+    def _check_readable(self, conn: psycopg.Connection[Any]) -> int:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.VERSION_TABLE,))
+            exists = bool(cursor.fetchone()[0])
+            current = schema.read_version(cursor, self.dialect, exists)
+        schema.check_readable(current, self._where())
+        return current
+
     def _migrate(self, conn: psycopg.Connection[Any]) -> int:
         with conn.transaction(), conn.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
@@ -131,6 +155,16 @@ class PostgresStore(TraceStore):
             current = schema.read_version(cursor, self.dialect, exists)
             if current == schema.SCHEMA_VERSION:
                 return current
+            if current == 0 and not self._shared:
+                cursor.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+                schema.check_creatable(
+                    [name for (name,) in cursor.fetchall()],
+                    self._where(),
+                    "add ?schema=agentel to the URL to keep agentel's tables in a schema of "
+                    "their own, or ?shared=true to put them beside the others",
+                )
             return schema.upgrade(cursor, self.dialect, current)
 
     @contextmanager

@@ -61,6 +61,7 @@ class TraceFilter:
     min_tokens: int | None = None
     min_cost: float | None = None
     metadata: tuple[str, str] | None = None
+    has_errors: bool | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -88,11 +89,15 @@ class TraceFilter:
             add("t.total_tokens >= ?", self.min_tokens)
         if self.min_cost is not None:
             add("t.cost_usd >= ?", self.min_cost)
+        if self.has_errors is not None:
+            clauses.append("t.error_count > 0" if self.has_errors else "t.error_count = 0")
         for kind, value in (("agent", self.agent), ("model", self.model), ("tool", self.tool)):
             if value is not None:
+                # lower() on both sides, as the trace_names_lower index is built: the same
+                # folding in SQLite and PostgreSQL for the names agents, models and tools have
                 add(
-                    "EXISTS (SELECT 1 FROM trace_names n "
-                    "WHERE n.kind = ? AND n.name = ? AND n.trace_seq = t.trace_seq)",
+                    "EXISTS (SELECT 1 FROM trace_names n WHERE n.kind = ? "
+                    "AND lower(n.name) = lower(?) AND n.trace_seq = t.trace_seq)",
                     kind,
                     value,
                 )
@@ -103,6 +108,10 @@ class TraceFilter:
                 *self.metadata,
             )
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def count_sql(where: str) -> str:
+    return f"SELECT COUNT(*) FROM traces t{where}"
 
 
 def traces_sql(where: str) -> str:
@@ -171,8 +180,11 @@ def stats_queries(group_by: str, since_ns: int | None) -> list[tuple[str, list[A
     """The one or two reads whose rows :func:`aggregate_stats` turns into stats.
 
     Each returns (key, duration_ms, is_error, input_tokens, output_tokens, cost_usd, priced)
-    per run; for agents a second read gives the model calls made directly by each agent
-    span, since agent spans carry tokens but no model to price them by.
+    per run. A run is an agent's, model call's or tool call's own span, or for workflows and
+    conversations a whole trace; it failed when that span (the trace's root) has status
+    ERROR, the same definition ``traces --status error`` uses. For agents a second read gives
+    the model calls made directly by each agent span, since agent spans carry tokens but no
+    model to price them by.
     """
     since = "" if since_ns is None else " AND {alias}start_ns >= ?"
     since_params = [] if since_ns is None else [since_ns]
@@ -189,10 +201,14 @@ def stats_queries(group_by: str, since_ns: int | None) -> list[tuple[str, list[A
         raise ValueError(f"group_by={group_by!r} is not one of {choices}")
     column, operation = _SPAN_GROUPS[group_by]
     own_usage = group_by == "model"
+    # a tool call has no tokens or cost of its own: unpriced (shown as unknown), never $0
+    priced = "CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END " if own_usage else "0 "
+    if group_by == "agent":
+        priced = "1 "  # priced by the model calls the second read adds
     runs = (
         f"SELECT {column}, duration_ms, CASE WHEN status = ? THEN 1 ELSE 0 END, "
         + ("input_tokens, output_tokens, cost_usd, " if own_usage else "0, 0, NULL, ")
-        + ("CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END " if own_usage else "1 ")
+        + priced
         + f"FROM spans WHERE operation = ? AND {column} IS NOT NULL{since.format(alias='')}"
     )
     queries = [(runs, ["ERROR", operation, *since_params])]

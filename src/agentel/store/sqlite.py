@@ -24,6 +24,7 @@ from itertools import repeat
 from operator import is_, itemgetter
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from agentel.store import schema
 from agentel.store.base import Resolved, T, TraceStore
@@ -36,16 +37,14 @@ CHECKPOINT_PAUSE_SECONDS = 0.05  # the least time between background checkpoints
 
 
 class _Checkpointer:
-    """Checkpoints the WAL on its own connection and thread, woken after each commit.
-
-    ``busy`` is held while it checkpoints: SQLite lets one checkpoint run at a time and
-    answers any other at once with SQLITE_BUSY, without waiting, so the writer's truncation
-    takes this lock first instead of failing whenever it meets a background checkpoint.
-    """
+    """Checkpoints the WAL on its own connection and thread, woken after each commit."""
 
     def __init__(self, path: Path):
         self._path = path
-        self.busy = threading.Lock()
+        # Held while checkpointing. SQLite answers a checkpoint that meets another one in
+        # progress with SQLITE_BUSY at once, without its busy handler, so the writer's
+        # truncation takes this first rather than fail whenever the two coincide.
+        self.running = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentel-checkpoint", daemon=True)
@@ -63,7 +62,7 @@ class _Checkpointer:
                     return
                 self._wake.clear()
                 # PASSIVE: copy what no reader still needs, never wait for anyone.
-                with self.busy, contextlib.suppress(sqlite3.Error):
+                with self.running, contextlib.suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 if self._stop.wait(CHECKPOINT_PAUSE_SECONDS):
                     return
@@ -119,16 +118,33 @@ class _ShapedInsert:
 
 
 class SQLiteStore(TraceStore):
-    """A trace store in a SQLite file, created (with its folder) on first open."""
+    """A trace store in a SQLite file, created (with its folder) on first open for writing.
+
+    ``read_only=True`` opens an existing store as it is: no file, folder, table or schema
+    upgrade is made, so reading works on a read-only folder or mount too.
+    """
 
     dialect = schema.SQLITE
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, read_only: bool = False, shared: bool = False):
         super().__init__()
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        self._shared = shared
         self._lock = threading.RLock()
+        self._wal = Path(f"{self.path}-wal")
+        self._checkpointer: _Checkpointer | None = None
+        self._insert = _ShapedInsert()
+        if read_only:
+            self._conn = self._connect_read_only()
+            current = schema.read_version(
+                self._conn.cursor(), self.dialect, self._table_exists(schema.VERSION_TABLE)
+            )
+            schema.check_readable(current, str(self.path))
+            self._version = current
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(
             self.path,
             timeout=BUSY_TIMEOUT_SECONDS,
@@ -138,16 +154,49 @@ class SQLiteStore(TraceStore):
         self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._wal = Path(f"{self.path}-wal")
-        self._checkpointer: _Checkpointer | None = None
-        self._insert = _ShapedInsert()
         self._version = self._migrate()
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes. A WAL store needs its ``-shm`` index to be read;
+        where that file is missing and cannot be made (a read-only folder or mount), nobody
+        can be writing either, so the file is read as immutable."""
+        if not self.path.is_file():
+            raise schema.StoreOpenError(f"no trace store at {self.path}")
+        location = quote(str(self.path.resolve()))
+        last: sqlite3.Error | None = None
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                f"file:{location}?{options}",
+                uri=True,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                if "not a database" in str(exc):
+                    raise schema.StoreOpenError(
+                        f"{self.path} is not a SQLite database, so not a trace store"
+                    ) from None
+                last = exc
+                continue
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            return conn
+        raise schema.StoreOpenError(f"cannot read the trace store {self.path}: {last}")
 
     def _table_exists(self, name: str) -> bool:
         row = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
         ).fetchone()
         return row is not None
+
+    def _other_tables(self) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        return [name for (name,) in rows]
 
     def _migrate(self) -> int:
         cursor = self._conn.cursor()
@@ -159,6 +208,13 @@ class SQLiteStore(TraceStore):
             # Read again under the write lock: another process may have just upgraded it.
             exists = self._table_exists(schema.VERSION_TABLE)
             current = schema.read_version(cursor, self.dialect, exists)
+            if current == 0 and not self._shared:
+                schema.check_creatable(
+                    self._other_tables(),
+                    str(self.path),
+                    "give the store a file of its own (AGENTEL_DB=traces.db), or add "
+                    "?shared=true to a sqlite:/// URL to put the tables in this file",
+                )
             return schema.upgrade(cursor, self.dialect, current)
 
     @property
@@ -183,26 +239,20 @@ class SQLiteStore(TraceStore):
         if self._checkpointer is None:
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer.wake()
         try:
             oversized = self._wal.stat().st_size > WAL_LIMIT_BYTES
         except OSError:
-            oversized = False
-        if oversized:  # before waking the checkpointer, which would only be in the way
-            self._truncate_wal(self._checkpointer)
-        self._checkpointer.wake()
-
-    def _truncate_wal(self, checkpointer: _Checkpointer) -> None:
-        """The batch is committed whatever happens here: a checkpoint or reader that keeps
-        the WAL busy past a short wait only postpones the truncation to a later batch."""
-        if not checkpointer.busy.acquire(timeout=TRUNCATE_WAIT_MS / 1000):
             return
-        self._conn.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
-        try:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        finally:
-            checkpointer.busy.release()
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        if oversized:
+            # The batch is committed whatever happens here: a reader that keeps the WAL
+            # busy past a short wait only postpones the truncation to a later batch.
+            self._conn.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
+            try:
+                with self._checkpointer.running, contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -250,7 +300,8 @@ class SQLiteStore(TraceStore):
             if self._checkpointer is not None:
                 self._checkpointer.close()
                 self._checkpointer = None
-            # SQLite's advice for long-lived connections: refresh planner statistics on close.
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("PRAGMA optimize")
+            if not self.read_only:
+                # SQLite's advice for long-lived connections: refresh planner statistics.
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA optimize")
             self._conn.close()

@@ -12,6 +12,8 @@ converters its framework alone needs; the mechanisms live here:
 - :mod:`.scope`: the run in progress, whose outcome the spans above a failure wait for.
 - :mod:`.chat`: one model call's ``chat`` span, whatever the framework's response looks like.
 - :mod:`.chat_messages`: Chat Completions style messages in the semconv content shapes.
+- :mod:`.attributes`: attribute values several frameworks build alike (run metadata, a
+  tool's result).
 - :mod:`.patching`: wrapt patches on a framework's classes (model class trees included),
   recorded so that ``uninstrument()`` restores every one.
 

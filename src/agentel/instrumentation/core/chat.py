@@ -80,6 +80,29 @@ def server_of_url(url: Any) -> tuple[str | None, int | None]:
     return host, port
 
 
+# LiteLLM's provider prefixes whose GenAI semconv provider name is spelled differently; the
+# others (anthropic, cohere, deepseek, groq, openai, perplexity, ...) are the same word.
+_LITELLM_PROVIDERS = {
+    "azure": "azure.ai.openai",
+    "azure_ai": "azure.ai.inference",
+    "bedrock": "aws.bedrock",
+    "gemini": "gcp.gemini",
+    "mistral": "mistral_ai",
+    "vertex_ai": "gcp.vertex_ai",
+    "watsonx": "ibm.watsonx.ai",
+    "xai": "x_ai",
+}
+
+
+def litellm_provider(model: str) -> str:
+    """The semconv provider of a LiteLLM model name (``gemini/gemini-2.0-flash`` ->
+    ``gcp.gemini``); ``litellm`` when the name has no provider prefix."""
+    if "/" not in model:
+        return "litellm"
+    prefix = model.split("/", 1)[0]
+    return _LITELLM_PROVIDERS.get(prefix, prefix)
+
+
 _SETTINGS = (
     ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
     ("top_p", sc.GEN_AI_REQUEST_TOP_P),

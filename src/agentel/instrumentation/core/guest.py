@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 
@@ -52,6 +52,13 @@ def guarded(prepare: Callable[..., Any], key: str, *args: Any) -> Any:
     except Exception:
         log_once(key, "agentel: could not prepare a %s span", key)
         return None
+
+
+def argument(args: tuple[Any, ...], kwargs: dict[str, Any], name: str, position: int) -> Any:
+    """A wrapped call's argument, passed by keyword or by position (None when not passed)."""
+    if name in kwargs:
+        return kwargs[name]
+    return args[position] if len(args) > position else None
 
 
 ItemCallback = Callable[[Any], None]
@@ -101,18 +108,20 @@ def traced_iterator(
 
 
 async def traced_async_iterator(
-    context: otel_context.Context,
+    context: otel_context.Context | None,
     iterator: AsyncIterator[Any],
     on_item: ItemCallback | None,
     on_end: EndCallback,
     scoped: tuple[contextvars.ContextVar[Any], Any] | None = None,
 ) -> AsyncIterator[Any]:
-    """The async twin of :func:`traced_iterator`, with the same guarantees."""
+    """The async twin of :func:`traced_iterator`, with the same guarantees. A ``context`` of
+    None holds only ``scoped`` (a run the framework was told not to trace still tells the
+    calls inside it so)."""
     completed = False
     error: BaseException | None = None
     try:
         while True:
-            token = otel_context.attach(context)
+            token = otel_context.attach(context) if context is not None else None
             scoped_token = scoped[0].set(scoped[1]) if scoped is not None else None
             try:
                 item = await iterator.__anext__()
@@ -125,7 +134,8 @@ async def traced_async_iterator(
             finally:
                 if scoped_token is not None:
                     scoped[0].reset(scoped_token)  # type: ignore[index]
-                otel_context.detach(token)
+                if token is not None:
+                    otel_context.detach(token)
             if on_item is not None:
                 safely(lambda item=item: on_item(item), "stream-item")
             yield item
@@ -133,6 +143,35 @@ async def traced_async_iterator(
         safely(lambda: on_end(error, completed), "stream-end")
         if not completed and error is None:
             await _aclose(iterator)
+
+
+class StreamPlan(NamedTuple):
+    """How to trace one stream: the arguments of :func:`traced_async_iterator`."""
+
+    context: otel_context.Context | None
+    on_item: ItemCallback | None
+    on_end: EndCallback
+    scoped: tuple[contextvars.ContextVar[Any], Any] | None = None
+
+
+async def traced_when_started(
+    iterator: AsyncIterator[Any], begin: Callable[[], StreamPlan | None]
+) -> AsyncIterator[Any]:
+    """For a framework call that returns an async generator: ``begin`` runs when the consumer
+    asks for the first item (where the work starts, so a stream never iterated leaves no
+    open span), then the items pass through :func:`traced_async_iterator`. ``begin``
+    returning None (or failing) means untraced; an early close still closes ``iterator``."""
+    plan = guarded(begin, "stream")
+    stream = (
+        iterator
+        if plan is None
+        else traced_async_iterator(plan.context, iterator, plan.on_item, plan.on_end, plan.scoped)
+    )
+    try:
+        async for item in stream:
+            yield item
+    finally:
+        await _aclose(stream)
 
 
 def _close(iterator: Any) -> None:

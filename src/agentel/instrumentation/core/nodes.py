@@ -56,6 +56,7 @@ class Node:
     content_started: bool = False
     calls: dict[str, str] | None = None  # tool name -> call id of the agent's last model turn
     tool_type: str | None = None
+    error_type: str | None = None  # the span's error.type, for its metric points
 
     def otel_context(self) -> otel_context.Context:
         if self.context is None:
@@ -102,8 +103,9 @@ def record_exception(node: Node, exc: BaseException) -> None:
         return
     node.exception = exc
     node.errored = True
+    node.error_type = error_type(exc)
     span = node.span
-    span.set_attribute(sc.ERROR_TYPE, error_type(exc))
+    span.set_attribute(sc.ERROR_TYPE, node.error_type)
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
     stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     span.add_event(
@@ -122,10 +124,13 @@ def mark_error(node: Node, description: str, kind: str | None = None) -> None:
     ``error.type`` over ``_OTHER``."""
     node.errored = True
     if kind is not None or node.exception is None:
-        node.span.set_attribute(sc.ERROR_TYPE, kind or sc.ERROR_TYPE_OTHER)
+        node.error_type = kind or sc.ERROR_TYPE_OTHER
+        node.span.set_attribute(sc.ERROR_TYPE, node.error_type)
     node.span.set_status(Status(StatusCode.ERROR, description))
 
 
 def node_error_type(node: Node) -> str:
-    """``error.type`` for a failed node's metric points."""
+    """``error.type`` for a failed node's metric points: the one on its span."""
+    if node.error_type is not None:
+        return node.error_type
     return error_type(node.exception) if node.exception else sc.ERROR_TYPE_OTHER

@@ -80,12 +80,14 @@ RUN_SCOPE: contextvars.ContextVar[RunScope | None] = contextvars.ContextVar(
 )
 
 
-def record(node: Node, exc: BaseException) -> None:
+def record(node: Node, exc: BaseException, scope: RunScope | None = None) -> None:
     """Record an exception where it happened and tell the run it has been recorded, so the
-    spans above get ERROR without a second copy of the stack."""
+    spans above get ERROR without a second copy of the stack. ``scope`` is the run when the
+    framework's wrappers keep it themselves, else the one in :data:`RUN_SCOPE`."""
     try:
         record_exception(node, exc)
-        scope = RUN_SCOPE.get()
+        if scope is None:
+            scope = RUN_SCOPE.get()
         if scope is not None:
             scope.recorded.add(id(exc))
     except Exception:

@@ -19,6 +19,7 @@ from agentel.instrumentation.core.chat import (
     ChatProfile,
     add_request_settings,
     cached_profile,
+    litellm_provider,
     openai_usage_tokens,
     server_of_url,
 )
@@ -59,7 +60,7 @@ def provider_of(model: Any, request_model: str) -> str:
     if class_name in _OPENAI_MODEL_CLASSES:
         return sc.PROVIDER_OPENAI
     if class_name == "LitellmModel":
-        return request_model.split("/", 1)[0] if "/" in request_model else "litellm"
+        return litellm_provider(request_model)
     declared = getattr(model, "provider_name", None)
     return declared if isinstance(declared, str) else sc.ERROR_TYPE_OTHER
 

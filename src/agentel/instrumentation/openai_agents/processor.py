@@ -15,6 +15,7 @@ from opentelemetry.trace import SpanKind
 
 from agentel import semconv as sc
 from agentel.instrumentation.core import nodes as kinds
+from agentel.instrumentation.core.attributes import metadata_attributes
 from agentel.instrumentation.core.guest import log_once
 from agentel.instrumentation.core.nodes import Node, add_usage_up, mark_error, usage_attributes
 from agentel.instrumentation.core.scope import RUN_SCOPE
@@ -29,12 +30,6 @@ except ImportError:  # pragma: no cover - the instrumentor is not used without t
 
 # SDK span types with no span of their own: their children hang on the nearest mapped parent.
 _PASS_THROUGH = frozenset({"task", "turn", "mcp_tools", "speech_group"})
-
-
-def _primitive(value: Any) -> Any:
-    if isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
 
 
 class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
@@ -57,8 +52,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
         group_id = getattr(trace, "group_id", None)
         if group_id:
             attributes[sc.GEN_AI_CONVERSATION_ID] = group_id
-        for key, value in (getattr(trace, "metadata", None) or {}).items():
-            attributes[sc.AGENTEL_METADATA_PREFIX + str(key)] = _primitive(value)
+        attributes.update(metadata_attributes(getattr(trace, "metadata", None)))
         node = self.telemetry.start_node(
             kinds.WORKFLOW, f"{sc.OP_INVOKE_WORKFLOW} {name}", trace.trace_id, None, attributes
         )
@@ -171,8 +165,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
 
     def _start_custom(self, data: Any, span_id: str, parent: Node) -> Node:
         attributes: dict[str, Any] = {sc.AGENTEL_SDK_SPAN_TYPE: "custom"}
-        for key, value in (data.data or {}).items():
-            attributes[sc.AGENTEL_CUSTOM_PREFIX + str(key)] = _primitive(value)
+        attributes.update(metadata_attributes(data.data, sc.AGENTEL_CUSTOM_PREFIX))
         return self.telemetry.start_node(kinds.CUSTOM, data.name, span_id, parent, attributes)
 
     def _adopt_or_start_model(self, data: Any, span_id: str, parent: Node) -> Node:

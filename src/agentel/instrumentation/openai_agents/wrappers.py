@@ -19,6 +19,8 @@ from opentelemetry import context as otel_context
 from agentel import content
 from agentel import semconv as sc
 from agentel.instrumentation.core import nodes as kinds
+from agentel.instrumentation.core.attributes import tool_result
+from agentel.instrumentation.core.chat import litellm_provider
 from agentel.instrumentation.core.guest import (
     call_within_async,
     guarded,
@@ -169,8 +171,7 @@ def _agent_provider(agent: Any) -> str | None:
     model = getattr(agent, "model", None)
     if model is None or isinstance(model, str):
         if isinstance(model, str) and model.startswith("litellm/"):
-            parts = model.split("/")
-            return parts[1] if len(parts) > 2 else "litellm"
+            return litellm_provider(model.removeprefix("litellm/"))
         return sc.PROVIDER_OPENAI
     return None
 
@@ -351,9 +352,8 @@ def _tool_result(node: Node, result: Any) -> None:
     telemetry = RUNTIME.telemetry
     if telemetry is None:
         return
-    value = result if isinstance(result, (str, int, float, bool, list, dict)) else str(result)
     node.span.set_attribute(
-        sc.GEN_AI_TOOL_CALL_RESULT, content.to_json(value, telemetry.content.max_length)
+        sc.GEN_AI_TOOL_CALL_RESULT, tool_result(result, telemetry.content.max_length)
     )
 
 
