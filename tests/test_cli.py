@@ -66,6 +66,7 @@ def test_demo_runs_offline_and_prints_its_tree(demo_db: tuple[Path, str]) -> Non
     ]:
         assert line in out
     assert "tokens 1,004 in / 104 out" in out
+    assert "See it in the browser: run `agentel ui` and open http://127.0.0.1:8320/trace/" in out
     assert "\x1b[" not in out  # no colour codes when piped
 
 
@@ -301,7 +302,7 @@ def test_help_teaches_the_commands() -> None:
     top = agentel("--help", db=None).stdout
     for text in ("agentel demo", "agentel show --last", "agentel traces", "agentel doctor"):
         assert text in top
-    for command in ("demo", "traces", "show", "tail", "stats", "prune", "export", "doctor"):
+    for command in ("demo", "traces", "show", "tail", "stats", "ui", "prune", "export", "doctor"):
         assert f"  {command} " in top
     traces_help = agentel("traces", "--help", db=None).stdout
     assert "--agent" in traces_help and "agentel traces --since 1h --status error" in traces_help

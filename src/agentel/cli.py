@@ -190,6 +190,7 @@ def main(ctx: click.Context, db: str | None) -> None:
       agentel show --last       the newest trace as a tree: time, tokens, cost, errors
       agentel traces            list traces (filter by agent, model, status, time, ...)
       agentel stats --by model  runs, error rate, p50/p95 latency, tokens and cost
+      agentel ui                the same in the browser: waterfall, stats, compare runs
       agentel doctor            where traces go and whether each destination answers
 
     Record your own app's runs into the same store with agentel.setup(exporters=["store"]).
@@ -239,7 +240,7 @@ def demo(ctx: click.Context, no_content: bool, offline: bool) -> None:
     if result.trace_id is None:
         raise click.ClickException(
             f"the run {'failed (' + result.error + ')' if result.error else 'finished'} "
-            f"but no trace arrived in {url}"
+            f"but no trace arrived in {_masked('', url)}"
         )
     with _open(ctx) as store:
         tree = store.get_trace(result.trace_id)
@@ -248,14 +249,20 @@ def demo(ctx: click.Context, no_content: bool, offline: bool) -> None:
     for part in trace_view(tree, width=out.width):
         fmt.emit(out, part)
     if result.error is not None:
-        click.echo(f"\nThe trace above is recorded in {url}.")
+        click.echo(f"\nThe trace above is recorded in {_masked('', url)}.")
         raise click.ClickException(
             f"the demo run failed: {result.error}. "
             "`agentel demo --offline` plays it with a scripted model instead"
         )
     click.echo(
-        f"\nRecorded in {url}. Next: `agentel show --last --content` for the messages, "
-        "`agentel traces`, `agentel stats --by agent`."
+        f"\nRecorded in {_masked('', url)}. Next: `agentel show --last --content` for the "
+        "messages, `agentel traces`, `agentel stats --by agent`."
+    )
+    db = ctx.find_object(_Context).db
+    viewer = "agentel ui" if db is None else f"agentel --db {_masked('', db)} ui"
+    click.echo(
+        f"See it in the browser: run `{viewer}` and open "
+        f"http://127.0.0.1:8320/trace/{result.trace_id}"
     )
 
 
@@ -514,6 +521,43 @@ def stats(ctx: click.Context, group_by: str, since: datetime | timedelta | None)
         click.echo("No runs in this period.")
         return
     fmt.emit(_out(), fmt.stats_table(rows, group_by))
+
+
+# --- ui --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8320,
+    show_default=True,
+    help="Port (0: any free port).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the viewer in a browser.")
+@click.pass_context
+def ui(ctx: click.Context, host: str, port: int, open_browser: bool) -> None:
+    """Browse traces in a web page: list, waterfall, conversation, stats, compare.
+
+    Read-only, on this machine only unless --host says otherwise. Works while an app
+    writes to the same store.
+
+    \b
+    Examples:
+      agentel ui --open
+      agentel --db 'postgresql://user@host/db?schema=agentel' ui --port 9000
+    """
+    try:
+        from agentel.ui.serve import PortInUseError, serve
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the viewer needs its extra: pip install 'agentel[ui]' ({exc})"
+        ) from None
+    try:
+        serve(_open(ctx), host, port, open_browser, click.echo)
+    except PortInUseError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # --- prune and migrate -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ queries and the aggregate upkeep live here once, so both databases answer alike.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager
@@ -14,9 +15,17 @@ from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from agentel import semconv
 from agentel.store import query
 from agentel.store.aggregate import trace_shares, upsert_traces
-from agentel.store.model import TRACE_COLUMNS, SpanRecord, StatsRow, TraceSummary, TraceTree
+from agentel.store.model import (
+    TRACE_COLUMNS,
+    SpanRecord,
+    StatsRow,
+    TimelineRow,
+    TraceSummary,
+    TraceTree,
+)
 from agentel.store.pricing import price_table
 from agentel.store.query import SpanFilter, TraceFilter, When
 from agentel.store.rows import RowBuilder, name_rows, span_trace_id
@@ -297,20 +306,25 @@ class TraceStore(ABC):
         rows = self._read("SELECT trace_id FROM traces ORDER BY start_ns DESC LIMIT 1")
         return rows[0][0] if rows else None
 
+    def get_summary(self, trace_id: str) -> TraceSummary | None:
+        """One trace's list row (a unique id prefix is enough), or None; no spans read."""
+        full_id = self.resolve_trace_id(trace_id)
+        if full_id is None:
+            return None
+        rows = self._read(
+            f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?", (full_id,)
+        )
+        return self._with_metadata(rows)[0] if rows else None
+
     def get_trace(self, trace_id: str) -> TraceTree | None:
         """One trace with its spans as a tree, or None if no trace has that id.
 
         A unique prefix of the id is enough, as in ``agentel show 4bf92f``.
         """
-        full_id = self.resolve_trace_id(trace_id)
-        if full_id is None:
+        summary = self.get_summary(trace_id)
+        if summary is None:
             return None
-        summaries = self._with_metadata(
-            self._read(
-                f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?",
-                (full_id,),
-            )
-        )
+        full_id = summary.trace_id
         spans = [
             SpanRecord.from_row(row)
             for row in self._read(
@@ -318,7 +332,7 @@ class TraceStore(ABC):
                 (full_id,),
             )
         ]
-        return TraceTree(summaries[0], _nest(spans), spans)
+        return TraceTree(summary, _nest(spans), spans)
 
     def get_spans(
         self,
@@ -353,9 +367,68 @@ class TraceStore(ABC):
     def stats(self, group_by: query.GroupBy = "agent", since: When | None = None) -> list[StatsRow]:
         """Runs, errors, p50/p95 latency, tokens and cost per agent, model, tool,
         conversation or workflow, for runs that started after ``since``."""
-        reads = query.stats_queries(group_by, query.to_ns(since))
+        since_ns = query.to_ns(since)
+        reads = query.stats_queries(
+            group_by, since_ns, self._holds_few(since_ns), self.dialect.name
+        )
         results = [self._read(sql, params) for sql, params in reads]
         return query.aggregate_stats(results[0], results[1] if len(results) > 1 else ())
+
+    def _holds_few(self, since_ns: int | None) -> bool:
+        """Whether the traces started since ``since_ns`` are a small share of all (two
+        counts on the start index)."""
+        if since_ns is None:
+            return False
+        recent = self._read("SELECT COUNT(*) FROM traces WHERE start_ns >= ?", (since_ns,))
+        total = self._read("SELECT COUNT(*) FROM traces")
+        return int(recent[0][0]) <= query.NARROW_SHARE * int(total[0][0])
+
+    def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        """One span of a trace (full trace id, span id as 16 hex digits), or None."""
+        rows = self._read(
+            f"{query.SPAN_SELECT} WHERE s.trace_seq = {SEQ_OF} AND s.span_id = ?",
+            (trace_id, span_id.lower()),
+        )
+        return SpanRecord.from_row(rows[0]) if rows else None
+
+    def trace_agents(self, trace_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The agents that ran in each trace, in the order they first started."""
+        if not trace_ids:
+            return {}
+        found: dict[str, list[str]] = {trace_id: [] for trace_id in trace_ids}
+        for trace_id, agent, _ in self._read(
+            "SELECT t.trace_id, s.agent, MIN(s.start_ns) AS first FROM spans s "
+            "JOIN traces t ON t.trace_seq = s.trace_seq "
+            f"WHERE t.trace_id IN ({_marks(trace_ids)}) AND s.operation = ? "
+            "AND s.agent IS NOT NULL GROUP BY t.trace_id, s.agent ORDER BY first",
+            [*trace_ids, semconv.OP_INVOKE_AGENT],
+        ):
+            found[trace_id].append(agent)
+        return found
+
+    def names(self, kind: str, limit: int = 500) -> list[str]:
+        """Distinct names stored of one kind: ``workflow``, ``agent``, ``model`` or ``tool``,
+        in order, at most ``limit``."""
+        if kind == "workflow":
+            table, column, where = "traces", "workflow", ""
+        elif kind in ("agent", "model", "tool"):
+            table, column, where = "trace_names", "name", "kind = ? AND "
+        else:
+            raise ValueError(f"kind={kind!r} is not one of workflow, agent, model, tool")
+        params = [kind] if where else []
+        rows = self._read(query.distinct_sql(table, column, where), [*params, *params, limit])
+        return [row[0] for row in rows]
+
+    def timeline(
+        self, since: When, until: When | None = None, buckets: int = 48
+    ) -> list[TimelineRow]:
+        """Runs, errors, p50/p95 latency, tokens and cost of the traces that started in each
+        of ``buckets`` equal slices of [since, until) (until: now), oldest first."""
+        since_ns = query.to_ns(since) or 0
+        until_ns = query.to_ns(until) if until is not None else time.time_ns()
+        bucket_ns = max(1, -(-(until_ns - since_ns) // buckets))
+        rows = self._read(query.TIMELINE_SQL, ("error", since_ns, until_ns))
+        return query.aggregate_timeline(rows, since_ns, until_ns, bucket_ns)
 
     def counts(self) -> tuple[int, int]:
         """(traces, spans) stored."""

@@ -161,3 +161,21 @@ class StatsRow:
     @property
     def error_rate(self) -> float:
         return self.errors / self.runs if self.runs else 0.0
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """Runs that started in one time bucket: what the viewer's charts plot."""
+
+    start_ns: int
+    runs: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.runs if self.runs else 0.0
