@@ -2,7 +2,7 @@
 
 ``store_url`` runs a test once against a SQLite file and once against a private schema of
 the PostgreSQL server named by ``AGENTEL_TEST_POSTGRES_URL`` (skipped, with the reason,
-when that is unset or unreachable).
+when that is unset or unreachable; failed instead when unreachable in CI).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from opentelemetry.sdk.resources import Resource
@@ -28,6 +29,13 @@ BASE_NS = 1_750_000_000 * 1_000_000_000  # 2025-06-15, a fixed instant: tests fi
 RESOURCE = Resource.create({"service.name": "store-tests"})
 
 
+def _masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
 @lru_cache(maxsize=1)
 def postgres_problem() -> str | None:
     """Why PostgreSQL tests cannot run here, or None when they can."""
@@ -39,14 +47,28 @@ def postgres_problem() -> str | None:
 
         psycopg.connect(url, connect_timeout=3).close()
     except Exception as exc:
-        return f"PostgreSQL at {url} is unreachable: {exc}"
+        reason = " ".join(str(exc).split())  # one line: psycopg adds a hint on its own line
+        return f"PostgreSQL at {_masked(url)} is unreachable: {reason}"
     return None
 
 
+def in_ci() -> bool:
+    """CI services set ``CI`` (``.ci/run`` does too)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def postgres_url() -> str:
-    """A URL for a fresh private schema; skips the test when there is no server."""
+    """A URL for a fresh private schema. Without a server the test is skipped, except in CI
+    with ``AGENTEL_TEST_POSTGRES_URL`` set: there it fails, so a server that is down cannot
+    turn the PostgreSQL tests into skips while the run stays green."""
     problem = postgres_problem()
     if problem:
+        if in_ci() and os.environ.get(ENV_TEST_POSTGRES):
+            pytest.fail(
+                f"{problem}; in CI ({ENV_TEST_POSTGRES} and CI set) the PostgreSQL tests must "
+                f"run: start the server, or unset {ENV_TEST_POSTGRES} to skip them",
+                pytrace=False,
+            )
         pytest.skip(problem)
     schema = f"agentel_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     return f"{os.environ[ENV_TEST_POSTGRES]}?schema={schema}"

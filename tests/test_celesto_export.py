@@ -196,7 +196,11 @@ def test_a_4xx_is_not_retried_and_the_token_is_never_logged(
         assert exporter.export(list(_recorded_sample().values())) is SpanExportResult.FAILURE
         assert down.export(list(_recorded_sample().values())) is SpanExportResult.FAILURE
     assert len(celesto.posts) == 1
-    assert caplog.records  # the failures were logged...
+    logged = [r.getMessage() for r in caplog.records if r.name == "agentel.export.celesto"]
+    # what went wrong, for each: the refusal with its status, the network error by its kind
+    assert logged[0] == "Celesto rejected a trace batch: HTTP 401"
+    assert "Celesto ingest unreachable: URLError" in logged[1:]
+    assert logged[-1].startswith("Celesto trace batch not delivered after ")
     assert TOKEN not in caplog.text  # ...without the key
     assert TOKEN not in repr(exporter)
 

@@ -184,8 +184,8 @@ def test_export_replays_stored_traces_to_otlp(demo_db: tuple[Path, str]) -> None
 def test_tail_follows_traces_written_by_another_process(tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     open_store(str(db)).close()
-    tail = subprocess.Popen(
-        [*AGENTEL, "tail", "--interval", "0.1", "--lines", "0", "--timeout", "8"],
+    tail = subprocess.Popen(  # the timeout only bounds a failing test: it is killed below
+        [*AGENTEL, "tail", "--interval", "0.1", "--lines", "0", "--timeout", "60"],
         env=_env(db),
         stdout=subprocess.PIPE,
         text=True,
@@ -193,14 +193,18 @@ def test_tail_follows_traces_written_by_another_process(tmp_path: Path) -> None:
     assert tail.stdout is not None
     assert tail.stdout.readline().startswith("TRACE")  # following now
     run = support_run(seed=5, start_ns=time.time_ns())
+    other = support_run(seed=6, start_ns=time.time_ns(), workflow="Other")
     with open_store(str(db)) as store:
-        store.write_spans(run.spans[:-1])  # an unfinished trace is not shown yet
-        time.sleep(0.5)
+        store.write_spans(run.spans[:-1])  # an unfinished trace is not shown yet...
+        store.write_spans(other.spans)
+        # ...so the first trace shown is the finished one, though written after it
+        first = tail.stdout.readline()
         store.write_spans(run.spans[-1:])
-    line = tail.stdout.readline()
+        then = tail.stdout.readline()
     tail.kill()
     tail.wait()
-    assert line.startswith(run.trace_hex[:12]) and "Support" in line
+    assert first.startswith(other.trace_hex[:12]) and "Other" in first
+    assert then.startswith(run.trace_hex[:12]) and "Support" in then
 
 
 def test_doctor_reports_the_store_and_unreachable_endpoints(demo_db: tuple[Path, str]) -> None:
@@ -316,3 +320,18 @@ def test_the_cli_reads_a_postgres_store() -> None:
         assert "└─ invoke_agent Billing" in shown and "cost $0.0038" in shown
     finally:
         drop_schema(url)
+
+
+def test_show_last_shows_the_newest_of_several_traces(tmp_path: Path) -> None:
+    db = tmp_path / "several.db"
+    hour = 3600 * 10**9
+    runs = {
+        workflow: support_run(seed=seed, start_ns=BASE_NS + offset * hour, workflow=workflow)
+        for seed, offset, workflow in ((1, 0, "Middle"), (2, 1, "Newest"), (3, -1, "Oldest"))
+    }
+    with open_store(str(db)) as store:
+        for run in runs.values():  # the newest is not the last one written
+            store.write_spans(run.spans)
+    shown = agentel("show", "--last", db=db).stdout
+    assert runs["Newest"].trace_hex in shown and "invoke_workflow Newest" in shown
+    assert "Middle" not in shown and "Oldest" not in shown

@@ -175,3 +175,28 @@ def test_unknown_capture_value_warns_with_the_accepted_values(caplog):
     message = caplog.records[-1].getMessage()
     assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" in message
     assert "SPAN_ONLY" in message and "EVENT_ONLY" in message and "NO_CONTENT" in message
+
+
+async def test_event_only_puts_no_content_on_any_span(
+    monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI
+):
+    """Agent and tool spans included: with EVENT_ONLY, content lives in events alone."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "EVENT_ONLY")
+    traced = make_traced()
+    try:
+        fake_openai.script(SUPPORT_SCRIPT)
+        await Runner.run(support_agents(fake_openai), "Refund order A7 please")
+    finally:
+        traced.instrumentor.uninstrument()
+
+    names = {s.name for s in traced.spans()}
+    assert {"invoke_agent triage", "invoke_agent billing", "execute_tool refund"} <= names
+    assert _content_keys(traced) == set()
+    events = [
+        e
+        for s in traced.named("chat gpt-4o")
+        for e in s.events
+        if e.name == "gen_ai.client.inference.operation.details"
+    ]
+    assert len(events) == 2 * 4  # the content went to events: input and output per call
+    assert "Refund order A7 please" in events[0].attributes["gen_ai.input.messages"]

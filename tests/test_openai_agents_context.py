@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import httpx2
 import openai
 from agents import (
     Agent,
+    GuardrailFunctionOutput,
     OpenAIResponsesModel,
     RunConfig,
+    RunHooks,
     Runner,
+    add_trace_processor,
     custom_span,
     function_tool,
+    input_guardrail,
+    output_guardrail,
+    set_trace_processors,
     trace,
 )
+from agents.tracing import TracingProcessor, get_trace_provider
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import SpanKind
 
@@ -215,3 +223,80 @@ async def test_parallel_tool_calls_each_get_their_own_span(traced: Traced, fake_
     # they overlapped in time
     paris, oslo = by_call["call_paris"], by_call["call_oslo"]
     assert paris.start_time < oslo.end_time and oslo.start_time < paris.end_time
+
+
+class _CurrentSpanWatcher(TracingProcessor):
+    """The user's own SDK processor: it runs in the SDK's code right after a tool, handoff or
+    guardrail returns, and notes which OTel span is current there."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, otel_trace.Span]] = []
+
+    def on_span_end(self, span) -> None:
+        kind = span.span_data.type
+        if kind in ("function", "handoff", "guardrail"):
+            self.seen.append((kind, otel_trace.get_current_span()))
+
+    def on_trace_start(self, trace) -> None:
+        pass
+
+    def on_trace_end(self, trace) -> None:
+        pass
+
+    def on_span_start(self, span) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+
+class _CurrentSpanHooks(RunHooks):
+    def __init__(self, seen: list[tuple[str, otel_trace.Span]]) -> None:
+        self.seen = seen
+
+    async def on_tool_end(self, context, agent, tool, result) -> None:
+        self.seen.append(("on_tool_end", otel_trace.get_current_span()))
+
+    async def on_handoff(self, context, from_agent, to_agent) -> None:
+        self.seen.append(("on_handoff", otel_trace.get_current_span()))
+
+
+async def test_after_a_tool_handoff_or_guardrail_returns_its_span_is_no_longer_current(
+    traced: Traced, fake_openai: FakeOpenAI
+):
+    @input_guardrail
+    async def polite(ctx, agent, user_input) -> GuardrailFunctionOutput:
+        return GuardrailFunctionOutput(output_info=None, tripwire_triggered=False)
+
+    @output_guardrail
+    async def no_secrets(ctx, agent, output) -> GuardrailFunctionOutput:
+        return GuardrailFunctionOutput(output_info=None, tripwire_triggered=False)
+
+    triage = support_agents(fake_openai)
+    triage.input_guardrails = [polite]
+    triage.handoffs[0].output_guardrails = [no_secrets]
+    fake_openai.script(SUPPORT_SCRIPT)
+    watcher = _CurrentSpanWatcher()
+    add_trace_processor(watcher)
+    tracer = traced.tracer_provider.get_tracer("web")
+    try:
+        with tracer.start_as_current_span("POST /support") as caller:
+            hooks = _CurrentSpanHooks(watcher.seen)
+            await Runner.run(triage, "Refund order A7 please", hooks=hooks)
+            after_the_run = otel_trace.get_current_span()
+    finally:
+        provider = get_trace_provider()
+        set_trace_processors([p for p in provider._multi_processor._processors if p != watcher])
+
+    places = {"function": 2, "on_tool_end": 2, "handoff": 1, "on_handoff": 1, "guardrail": 2}
+    assert Counter(kind for kind, _ in watcher.seen) == places  # input and output guardrail
+    ours = {s.context.span_id: s.name for s in traced.spans() if s.name != "POST /support"}
+    current = [
+        (kind, ours.get(span.get_span_context().span_id, "caller's")) for kind, span in watcher.seen
+    ]
+    assert current == [(kind, "caller's") for kind, _ in watcher.seen]
+    assert all(span is caller for _, span in watcher.seen)
+    assert after_the_run is caller

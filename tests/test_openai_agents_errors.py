@@ -13,6 +13,7 @@ from agents import (
     Runner,
     function_tool,
     input_guardrail,
+    trace,
 )
 from opentelemetry.trace import StatusCode
 
@@ -176,3 +177,40 @@ async def test_streamed_run_failure_marks_agent_and_workflow(
     assert traced.one("chat gpt-4o").status.status_code is StatusCode.ERROR
     assert traced.one("invoke_agent stock").status.status_code is StatusCode.ERROR
     assert traced.one("invoke_workflow Agent workflow").status.status_code is StatusCode.ERROR
+
+
+async def test_a_failed_tools_duration_metric_carries_its_error_type(
+    traced: Traced, fake_openai: FakeOpenAI
+):
+    fake_openai.script(
+        [Reply(tool_calls=[ToolCall("flaky_inventory", {"sku": "X1"})]), Reply(text="Out of luck.")]
+    )
+    await Runner.run(_agent(fake_openai, tools=[flaky_inventory]), "stock of X1?")
+
+    [point] = traced.metric_points("gen_ai.execute_tool.duration")
+    assert dict(point.attributes) == {
+        "gen_ai.tool.name": "flaky_inventory",
+        "gen_ai.tool.type": "function",
+        "gen_ai.agent.name": "stock",
+        "error.type": "LookupError",
+    }
+    assert point.count == 1
+
+
+async def test_a_run_failing_inside_the_users_own_trace_marks_that_workflow(
+    traced: Traced, fake_openai: FakeOpenAI
+):
+    """The workflow span belongs to the user's ``with trace(...)``: it ends after the run, when
+    the block exits, and must still say that the run inside it failed."""
+    fake_openai.script([Reply(status=500, error_message="upstream exploded")])
+    with trace("Nightly stock check"):
+        with pytest.raises(openai.InternalServerError):
+            await Runner.run(_agent(fake_openai), "stock of X1?")
+        assert traced.named("invoke_workflow Nightly stock check") == []  # still open
+
+    workflow = traced.one("invoke_workflow Nightly stock check")
+    assert workflow.status.status_code is StatusCode.ERROR
+    assert workflow.attributes["error.type"] == "openai.InternalServerError"
+    agent = traced.one("invoke_agent stock")
+    assert agent.status.status_code is StatusCode.ERROR
+    assert parent_of(agent, traced.spans()) is workflow

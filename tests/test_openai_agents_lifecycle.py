@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from types import FunctionType
 from typing import Any
 
 import pytest
@@ -138,9 +140,9 @@ async def test_abandoned_stream_ends_every_span(traced: Traced, fake_openai: Fak
             break  # the user stops reading half-way
     if cancel:
         result.cancel()
-    for _ in range(50):
-        if traced.named("invoke_workflow Agent workflow"):
-            break
+    deadline = time.monotonic() + 30  # the SDK's run task ends on its own schedule
+    while not traced.named("invoke_workflow Agent workflow"):
+        assert time.monotonic() < deadline, [s.name for s in traced.spans()]
         await asyncio.sleep(0.02)
     spans = traced.spans()
     assert spans[0].name == "invoke_workflow Agent workflow"
@@ -266,3 +268,98 @@ def test_openai_agents_disable_tracing_env(value: str, spans: str):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok", spans]
+
+
+def _sdk_functions() -> dict[tuple[str, str], Any]:
+    """Every function and method of the loaded modules of the SDK and of the OpenAI client,
+    and of their classes, by (module, qualified name): what an instrumentor could replace."""
+    import wrapt
+
+    functions = (FunctionType, classmethod, staticmethod, property, wrapt.FunctionWrapper)
+    found: dict[tuple[str, str], Any] = {}
+    for module_name, module in list(sys.modules.items()):
+        if module is None or module_name.partition(".")[0] not in ("agents", "openai"):
+            continue
+        for name, value in list(vars(module).items()):
+            kind = type(value)  # not isinstance(): the client's lazy proxies would load
+            if issubclass(kind, type) and value.__module__ == module_name:
+                for attribute, member in list(vars(value).items()):
+                    if issubclass(type(member), functions):
+                        found[(module_name, f"{value.__qualname__}.{attribute}")] = member
+            elif issubclass(kind, functions):
+                found[(module_name, name)] = value
+    return found
+
+
+# What agentel patches in every supported SDK release (newer ones add tool guardrails and a
+# tool-failure hook): the check below covers whatever else was patched as well.
+EVERY_SDK_RELEASE_PATCHES = {
+    ("agents.run", "AgentRunner.run"),
+    ("agents.run", "AgentRunner.run_streamed"),
+    ("agents.tool", "FunctionTool.__post_init__"),
+    ("agents.handoffs", "Handoff.__init__"),
+    ("agents.guardrail", "InputGuardrail.run"),
+    ("agents.guardrail", "OutputGuardrail.run"),
+    ("agents.models.openai_responses", "OpenAIResponsesModel.get_response"),
+    ("agents.models.openai_responses", "OpenAIResponsesModel.stream_response"),
+    ("agents.models.openai_chatcompletions", "OpenAIChatCompletionsModel.get_response"),
+    ("agents.models.openai_chatcompletions", "OpenAIChatCompletionsModel.stream_response"),
+    ("openai.resources.chat.completions.completions", "AsyncCompletions.create"),
+}
+
+
+async def test_uninstrument_puts_back_every_function_it_patched(fake_openai: FakeOpenAI):
+    """Class methods, module functions, Model.__init_subclass__, model classes defined while
+    instrumented, and tool and handoff objects made before or during: all as they were."""
+    import wrapt
+    from agents import handoff
+    from agents.models.interface import Model
+    from openai.resources.chat.completions import AsyncCompletions
+
+    triage = support_agents(fake_openai)  # its tool was made before instrument
+    triage.handoffs = [handoff(triage.handoffs[0])]  # and so was this handoff object
+    early = [(triage.tools[0], "on_invoke_tool"), (triage.handoffs[0], "on_invoke_handoff")]
+    early_invokers = [vars(obj)[attribute] for obj, attribute in early]
+
+    def invokers_are_the_originals() -> list[bool]:
+        return [vars(o)[a] is i for (o, a), i in zip(early, early_invokers, strict=True)]
+
+    before = _sdk_functions()  # AsyncCompletions, imported above, is among them
+    assert ("openai.resources.chat.completions.completions", "AsyncCompletions.create") in before
+    del AsyncCompletions
+    init_subclass_before = vars(Model).get("__init_subclass__")
+
+    traced = make_traced()
+    try:
+        during = _sdk_functions()
+        patched = {key for key, value in during.items() if before.get(key, value) is not value}
+        modules = {module for module, _ in before}
+        added = {key for key in set(during) - set(before) if key[0] in modules}
+
+        class LateModel(OpenAIResponsesModel):  # defined while instrumented: wrapped at once
+            async def get_response(self, *args, **kwargs):
+                return await super().get_response(*args, **kwargs)
+
+        late_get_response = LateModel.__dict__["get_response"]
+        fake_openai.script(SUPPORT_SCRIPT)
+        await Runner.run(triage, "Refund order A7 please")
+        assert invokers_are_the_originals() == [False, False]  # wrapped for the run
+        late_tool = support_agents(fake_openai).handoffs[0].tools[0]  # made while instrumented
+        fake_openai.script([Reply(text="ok")])
+        late_model = LateModel(model="gpt-4o", openai_client=fake_openai.client())
+        await Runner.run(Agent(name="late", model=late_model), "hi")
+        assert len(traced.named("chat gpt-4o")) == 5  # every call was traced
+    finally:
+        traced.instrumentor.uninstrument()
+
+    after = _sdk_functions()
+    assert patched >= EVERY_SDK_RELEASE_PATCHES, sorted(EVERY_SDK_RELEASE_PATCHES - patched)
+    assert {key for key in patched if after.get(key) is not before[key]} == set()
+    assert ("agents.models.interface", "Model.__init_subclass__") in added
+    assert added & set(after) == set()
+    assert [key for key, value in after.items() if isinstance(value, wrapt.FunctionWrapper)] == []
+    assert vars(Model).get("__init_subclass__") is init_subclass_before
+    assert isinstance(late_get_response, wrapt.FunctionWrapper)
+    assert LateModel.__dict__["get_response"] is late_get_response.__wrapped__
+    assert invokers_are_the_originals() == [True, True]
+    assert not isinstance(vars(late_tool)["on_invoke_tool"], wrapt.FunctionWrapper)

@@ -189,31 +189,54 @@ def test_a_backend_that_is_down_never_blocks_the_app_and_losses_are_counted(
         "otlp", otlp_endpoint=endpoint, export_timeout=0.5, spool=False, **FAST
     )
     with caplog.at_level(logging.WARNING, logger="agentel"):
-        started = time.perf_counter()
         emit_sample_trace()
-        emitting = time.perf_counter() - started
         pipeline.force_flush(5000)
         emit_sample_trace()
         pipeline.force_flush(5000)
-    assert emitting < 0.05
     assert pipeline.undelivered_spans == 2 * len(SAMPLE_SPANS)
     assert pipeline.delivery["otlp"].failed == 2 * len(SAMPLE_SPANS)
     warnings = [r for r in caplog.records if "could not deliver" in r.getMessage()]
     assert len(warnings) == 1 and "otlp" in warnings[0].getMessage()
 
 
-def test_a_full_queue_drops_spans_and_counts_them() -> None:
+def test_a_full_queue_drops_spans_and_counts_them(caplog: pytest.LogCaptureFixture) -> None:
     gate = threading.Event()
     stuck = BatchRecorder(gate)
     pipeline = agentel.setup(
         [stuck], max_queue_size=4, max_export_batch_size=2, schedule_delay=60, instrument=False
     )
-    try:
+    with caplog.at_level(logging.WARNING, logger="agentel"):
+        try:
+            for _ in range(5):
+                emit_sample_trace()  # 30 spans into a queue of 4 behind a stuck exporter
+        finally:
+            gate.set()
+        assert pipeline.force_flush(10_000)
+    exported = sum(stuck.batches)
+    assert 4 <= exported <= 2 + 4  # the batch the exporter was stuck on, and a full queue
+    stats = pipeline.delivery["BatchRecorder"]
+    assert (stats.exported, stats.dropped) == (exported, 30 - exported)  # each span once
+    assert pipeline.undelivered_spans == 30 - exported
+    warnings = [r.getMessage() for r in caplog.records if "queue is full" in r.getMessage()]
+    assert len(warnings) == 1 and "BatchRecorder exporter" in warnings[0]
+
+
+def test_the_app_never_waits_for_an_exporter_that_hangs() -> None:
+    """No timing: the app's thread finishes its spans while the exporter is still stuck."""
+    gate = threading.Event()
+    stuck = BatchRecorder(gate)
+    agentel.setup([stuck], max_export_batch_size=2, **FAST)
+    app_done = threading.Event()
+
+    def app() -> None:
         for _ in range(5):
-            emit_sample_trace()  # 30 spans into a queue of 4 behind a stuck exporter
-        stats = pipeline.delivery["BatchRecorder"]
-        assert stats.dropped > 0
-        assert stats.dropped + sum(stuck.batches) <= 30
+            emit_sample_trace()
+        app_done.set()
+
+    try:
+        threading.Thread(target=app, daemon=True).start()
+        assert app_done.wait(30)
+        assert stuck.batches == []  # no export has returned: the app waited for none
     finally:
         gate.set()
 
@@ -225,7 +248,9 @@ def test_flush_is_bounded_even_when_an_export_hangs() -> None:
         emit_sample_trace()
         started = time.perf_counter()
         assert pipeline.force_flush(timeout_millis=200) is False
-        assert time.perf_counter() - started < 1.0
+        # What this catches is a flush that waits for the export (10 s here), not a slow one:
+        # the margin holds on a loaded machine. benchmarks/ measures how fast things are.
+        assert time.perf_counter() - started < 5
     finally:
         gate.set()
 

@@ -21,6 +21,24 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield from clean_pipeline(monkeypatch)
 
 
+def _assert_only_the_sample_trace_is_in(url: str) -> None:
+    """The store holds the one trace just emitted, every span with every attribute."""
+    with open_store(url) as store:
+        assert store.counts() == (1, len(SAMPLE_SPANS))
+        [trace] = store.get_traces()
+        tree = store.get_trace(trace.trace_id)
+    assert tree is not None
+    assert {span.name: span.attributes for span in tree.spans} == {
+        name: {key: list(v) if isinstance(v, tuple) else v for key, v in attributes.items()}
+        for name, attributes in SAMPLE_SPANS.items()
+    }
+    assert (trace.workflow, trace.conversation_id, trace.metadata) == (
+        "Weather flow",
+        "conv-42",
+        {"user": "ada"},
+    )
+
+
 def test_sqlite_exporter_writes_the_trace_to_agentel_db(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -29,13 +47,7 @@ def test_sqlite_exporter_writes_the_trace_to_agentel_db(
     agentel.setup("sqlite", schedule_delay=0.05, instrument=False)
     emit_sample_trace()
     assert agentel.flush(5000)
-    store = open_store(f"sqlite:///{path}")
-    try:
-        tree = store.get_trace(store.latest_trace_id() or "")
-        assert tree is not None
-        assert {span.name for span in tree.spans} == set(SAMPLE_SPANS)
-    finally:
-        store.close()
+    _assert_only_the_sample_trace_is_in(f"sqlite:///{path}")
 
 
 def test_postgres_exporter_needs_a_postgres_url(tmp_path: Path) -> None:
@@ -49,11 +61,9 @@ def test_the_postgres_alias_writes_the_trace() -> None:
         agentel.setup("postgres", db_url=url, schedule_delay=0.05, instrument=False)
         emit_sample_trace()
         assert agentel.flush(5000)
-        with open_store(url) as store:
-            tree = store.get_trace(store.latest_trace_id() or "")
-            assert tree is not None
-            assert "invoke_workflow Weather flow" in {span.name for span in tree.spans}
+        _assert_only_the_sample_trace_is_in(url)
     finally:
+        agentel.shutdown()
         drop_schema(url)
 
 
@@ -68,10 +78,7 @@ def test_the_store_exporter_writes_wherever_agentel_db_points(
     emit_sample_trace()
     assert agentel.flush(5000)
     assert pipeline.undelivered_spans == 0
-    with open_store(store_url) as store:
-        tree = store.get_trace(store.latest_trace_id() or "")
-        assert tree is not None
-        assert {span.name for span in tree.spans} == set(SAMPLE_SPANS)
+    _assert_only_the_sample_trace_is_in(store_url)
 
 
 def test_the_store_exporter_is_named_store_in_agentel_exporters(

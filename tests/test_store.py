@@ -278,3 +278,83 @@ def test_cost_of_known_and_unknown_models(store: TraceStore, tmp_path, monkeypat
     unknown = store.get_spans(model="acme-llm-7b")[0]
     assert unknown.cost_usd is None
     assert store.get_spans(model="gpt-4o")[0].cost_usd == pytest.approx(0.0035)
+
+
+def test_a_trace_marked_error_stays_error_when_a_later_batch_has_none(store: TraceStore) -> None:
+    """A failed run's spans, then a late span of the same trace with no error (a span that
+    ended after the run, or one exported by another process): the trace stays failed."""
+    run = TraceBuilder(seed=50)
+    agent = run.agent("Triage", error="agents.exceptions.MaxTurnsExceeded")
+    run.chat(agent, "gpt-4o", 100, 10)
+    run.finish(error="agents.exceptions.MaxTurnsExceeded")
+    late = TraceBuilder(seed=51)  # a span of the same trace, under the same agent
+    late.trace_id, late.root = run.trace_id, run.root
+    late.tool(agent, "lookup_order", "Triage")
+    store.write_spans(run.spans)
+    assert [(t.status, t.error_count) for t in store.get_traces()] == [("error", 2)]
+    store.write_spans(late.spans)
+    [trace] = store.get_traces()
+    assert (trace.status, trace.error_count, trace.span_count) == ("error", 2, 4)
+    assert [t.trace_id for t in store.get_traces(status="error")] == [run.trace_hex]
+    assert store.get_traces(status="ok") == []
+
+
+# Values a user may well type: quotes, SQL, and LIKE wildcards, all meant literally.
+QUOTED = "Bob's desk"
+INJECTION = "x' OR '1'='1"
+WILDCARDS = ("%", "_", "Bob%", "Bob_s desk")
+
+
+def test_filters_match_quoted_values_exactly_and_injection_matches_nothing(
+    store: TraceStore,
+) -> None:
+    quoted = TraceBuilder(workflow=QUOTED, seed=60, conversation_id=QUOTED)
+    quoted.metadata = {QUOTED: QUOTED}
+    agent = quoted.agent(QUOTED)
+    quoted.chat(agent, QUOTED, 10, 1)
+    quoted.tool(agent, QUOTED, QUOTED)
+    quoted.finish()
+    plain = TraceBuilder(workflow="Bob", seed=61, conversation_id="Bob", start_ns=BASE_NS + MS)
+    plain.metadata = {"Bob": "Bob"}
+    agent = plain.agent("Bob")
+    plain.chat(agent, "Bob", 10, 1)
+    plain.tool(agent, "Bob", "Bob")
+    plain.finish()
+    store.write_spans(quoted.spans + plain.spans)
+
+    trace_filters = ("workflow", "agent", "model", "tool", "conversation_id")
+    for name in trace_filters:
+        assert _ids(store.get_traces(**{name: QUOTED})) == [quoted.trace_hex], name
+        assert _ids(store.get_traces(**{name: "Bob"})) == [plain.trace_hex], name
+        for value in (INJECTION, *WILDCARDS):
+            assert store.get_traces(**{name: value}) == [], (name, value)
+    assert _ids(store.get_traces(metadata=(QUOTED, QUOTED))) == [quoted.trace_hex]
+    for pair in ((QUOTED, INJECTION), (INJECTION, QUOTED), ("%", "%"), (INJECTION, INJECTION)):
+        assert store.get_traces(metadata=pair) == [], pair
+    assert store.get_traces(status=INJECTION) == []
+
+    for name in ("agent", "model", "tool"):
+        spans = store.get_spans(**{name: QUOTED})
+        assert spans and {(s.trace_id, getattr(s, name)) for s in spans} == {
+            (quoted.trace_hex, QUOTED)
+        }
+        for value in (INJECTION, *WILDCARDS):
+            assert store.get_spans(**{name: value}) == [], (name, value)
+    for name in ("operation", "status", "trace_id"):
+        for value in (INJECTION, *WILDCARDS):
+            assert store.get_spans(**{name: value}) == [], (name, value)
+    for prefix in (INJECTION, "%", "_"):
+        assert store.get_trace(prefix) is None
+    assert store.counts() == (2, 8)  # nothing was changed by any of it
+
+
+def test_the_latest_trace_is_the_newest_of_several(store: TraceStore) -> None:
+    hour = 3600 * 1000 * MS
+    middle = support_run(seed=70, start_ns=BASE_NS)
+    newest = support_run(seed=71, start_ns=BASE_NS + hour)
+    oldest = support_run(seed=72, start_ns=BASE_NS - hour)
+    for run in (middle, newest, oldest):  # the newest is not the last one written
+        store.write_spans(run.spans)
+    assert store.latest_trace_id() == newest.trace_hex
+    tree = store.get_trace(store.latest_trace_id() or "")
+    assert tree is not None and tree.summary.start_ns == BASE_NS + hour
