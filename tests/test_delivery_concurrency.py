@@ -17,7 +17,7 @@ from fake_openai import FakeOpenAI, Reply, Request
 from otlp_receiver import OTLPReceiver, ReceivedSpan
 from pipeline_helpers import clean_pipeline
 
-RUNS_EACH_WAY = 100  # asyncio.gather, then threads with run_sync: 200 runs in all
+RUNS_EACH_WAY = 500  # asyncio.gather, then threads with run_sync: 1,000 runs in all
 
 
 @pytest.fixture(autouse=True)
