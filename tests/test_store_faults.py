@@ -252,3 +252,77 @@ def test_postgres_unreachable_then_back(pg: str) -> None:
     assert stats.failed == PER_TRACE and stats.exported == 2 * PER_TRACE
     with open_store(pg) as store:
         assert store.counts()[1] == 2 * PER_TRACE
+
+
+@contextlib.contextmanager
+def _mounted(target: Path, *options: str) -> Iterator[None]:
+    """A mount of the test's own (root only); skipped, with the reason, where not allowed."""
+    target.mkdir(exist_ok=True)
+    done = subprocess.run(["mount", *options, str(target)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def _fill(directory: Path) -> Path:
+    """Take every free byte of the file system ``directory`` is on."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):
+        while True:
+            out.write(b"\0" * 65536)
+    return filler
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a full disk is made with a small tmpfs (root)")
+def test_a_full_disk_costs_no_exception_every_span_is_counted_and_writes_resume(
+    tmp_path: Path,
+) -> None:
+    small = tmp_path / "small"
+    with _mounted(small, "-t", "tmpfs", "-o", "size=2m", "tmpfs"):
+        url = f"sqlite:///{small / 'traces.db'}"
+        pipeline = agentel.setup("sqlite", db_url=url, exit_flush_timeout=2.0, **FAST)
+        emit_sample_trace()
+        pipeline.force_flush(10_000)
+        filler = _fill(small)
+        for _ in range(30):
+            emit_sample_trace()
+        pipeline.force_flush(10_000)
+        stats = pipeline.delivery["sqlite"]
+        assert stats.exported == PER_TRACE and stats.failed == 30 * PER_TRACE
+        filler.unlink()  # room again: the next batch is written
+        emit_sample_trace()
+        pipeline.shutdown()
+        stats = pipeline.delivery["sqlite"]
+        settled(stats, 32 * PER_TRACE)
+        assert stats.exported == 2 * PER_TRACE and stats.failed == 30 * PER_TRACE
+        with open_store(url, read_only=True) as store:
+            assert store.count_traces() == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root ignores permissions: a read-only mount")
+def test_a_store_on_a_read_only_mount_fails_each_batch_counted_and_the_app_goes_on(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    open_store(f"sqlite:///{source / 'traces.db'}").close()
+    mount = tmp_path / "ro"
+    with _mounted(mount, "--bind", str(source)):
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], check=True)
+        with pytest.raises(OSError):
+            (mount / "probe").touch()
+        pipeline = agentel.setup(
+            "sqlite", db_url=str(mount / "traces.db"), exit_flush_timeout=1.0, **FAST
+        )
+        emit_sample_trace()
+        pipeline.force_flush(5000)
+        emit_sample_trace()
+        started = time.perf_counter()
+        pipeline.shutdown()
+        assert time.perf_counter() - started < 1.0 + 3.0
+        stats = pipeline.delivery["sqlite"]
+        settled(stats, 2 * PER_TRACE)
+        assert stats.exported == 0 and stats.failed == 2 * PER_TRACE
