@@ -27,10 +27,13 @@ class Traced:
     exporter: InMemorySpanExporter
     metrics: InMemoryMetricReader
     tracer_provider: TracerProvider
-    instrumentor: OpenAIAgentsInstrumentor
+    instrumentor: Any  # any of agentel's instrumentors
 
     def spans(self) -> list[ReadableSpan]:
         return sorted(self.exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
+
+    def names(self) -> list[str]:
+        return [span.name for span in self.spans()]
 
     def named(self, name: str) -> list[ReadableSpan]:
         return [s for s in self.spans() if s.name == name]
@@ -51,13 +54,15 @@ class Traced:
         return points
 
 
-def make_traced(**instrument_kwargs: Any) -> Traced:
+def make_traced(instrumentor: Any = None, **instrument_kwargs: Any) -> Traced:
+    """``instrumentor`` (the OpenAI Agents one by default) instrumented into an in-memory
+    exporter and metric reader of its own."""
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    instrumentor = OpenAIAgentsInstrumentor()
+    instrumentor = instrumentor or OpenAIAgentsInstrumentor()
     instrumentor.instrument(
         tracer_provider=tracer_provider, meter_provider=meter_provider, **instrument_kwargs
     )

@@ -14,18 +14,13 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from agentor import Agentor
 from agentor.engine import ChatCompletionsModel
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from agent_fixtures import Traced, make_traced
 from agentel.instrumentation.agentor import AgentorInstrumentor
 from fake_openai import FakeOpenAI, Reply, ToolCall, Usage
 
@@ -66,50 +61,12 @@ def weather_agent(fake: FakeOpenAI, **kwargs: Any) -> Agentor:
     )
 
 
-@dataclass
-class TracedAgentor:
-    exporter: InMemorySpanExporter
-    metrics: InMemoryMetricReader
-    instrumentor: AgentorInstrumentor
-
-    def spans(self) -> list[ReadableSpan]:
-        return sorted(self.exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
-
-    def names(self) -> list[str]:
-        return [span.name for span in self.spans()]
-
-    def one(self, name: str) -> ReadableSpan:
-        found = [s for s in self.spans() if s.name == name]
-        assert len(found) == 1, f"expected one span {name!r}, got {self.names()}"
-        return found[0]
-
-    def metric_points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        points: list[Any] = []
-        for resource_metrics in data.resource_metrics if data else []:
-            for scope_metrics in resource_metrics.scope_metrics:
-                for metric in scope_metrics.metrics:
-                    if metric.name == name:
-                        points.extend(metric.data.data_points)
-        return points
-
-
-def make_traced_agentor(**instrument_kwargs: Any) -> TracedAgentor:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    instrumentor = AgentorInstrumentor()
-    instrumentor.instrument(
-        tracer_provider=tracer_provider,
-        meter_provider=MeterProvider(metric_readers=[reader]),
-        **instrument_kwargs,
-    )
-    return TracedAgentor(exporter, reader, instrumentor)
+def make_traced_agentor(**instrument_kwargs: Any) -> Traced:
+    return make_traced(AgentorInstrumentor(), **instrument_kwargs)
 
 
 @pytest.fixture
-def traced_agentor(monkeypatch: pytest.MonkeyPatch) -> Iterator[TracedAgentor]:
+def traced_agentor(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
     monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
     traced = make_traced_agentor()
     try:
@@ -119,7 +76,7 @@ def traced_agentor(monkeypatch: pytest.MonkeyPatch) -> Iterator[TracedAgentor]:
 
 
 @pytest.fixture
-def traced_agentor_with_content(monkeypatch: pytest.MonkeyPatch) -> Iterator[TracedAgentor]:
+def traced_agentor_with_content(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
     traced = make_traced_agentor()
     try:

@@ -16,13 +16,10 @@ from agno.agent import Agent
 from agno.models.openai import OpenAIChat
 from agno.team import Team
 from agno.workflow import Step, Workflow
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 
 from agent_fixtures import Traced
+from agent_fixtures import make_traced as make_agent_traced
 from agentel.instrumentation.agno import AgnoInstrumentor
 from fake_openai import FakeOpenAI, Reply, ToolCall, Usage
 
@@ -30,17 +27,7 @@ MODES = ("sync", "async", "stream", "async-stream")
 
 
 def make_traced(**instrument_kwargs: Any) -> Traced:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    instrumentor = AgnoInstrumentor()
-    instrumentor.instrument(
-        tracer_provider=tracer_provider,
-        meter_provider=MeterProvider(metric_readers=[reader]),
-        **instrument_kwargs,
-    )
-    return Traced(exporter, reader, tracer_provider, instrumentor)
+    return make_agent_traced(AgnoInstrumentor(), **instrument_kwargs)
 
 
 @pytest.fixture

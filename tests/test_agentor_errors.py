@@ -10,8 +10,9 @@ from agentor.engine.store import MemoryStore
 from opentelemetry.trace import StatusCode
 from pydantic import BaseModel
 
+from agent_fixtures import Traced
 from agentel import semconv as sc
-from agentor_fixtures import MODEL, TracedAgentor, chat_model, weather_agent
+from agentor_fixtures import MODEL, chat_model, weather_agent
 from fake_openai import FakeOpenAI, Reply, ToolCall
 
 
@@ -20,7 +21,7 @@ def _exception_events(span: object) -> list[object]:
 
 
 async def test_failing_tool_is_an_error_on_its_span_and_the_run_goes_on(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     def get_weather(city: str) -> str:
         """Return the weather in a city."""
@@ -45,7 +46,7 @@ async def test_failing_tool_is_an_error_on_its_span_and_the_run_goes_on(
 
 
 async def test_model_http_500_keeps_the_failed_call_and_fails_the_run(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script([Reply(status=500, error_message="upstream broke")])
     agent = weather_agent(fake_openai)
@@ -66,7 +67,7 @@ async def test_model_http_500_keeps_the_failed_call_and_fails_the_run(
 
 
 async def test_max_turns_marks_the_run_as_failed(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script(
         [Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"})]) for _ in range(2)]
@@ -88,7 +89,7 @@ async def test_max_turns_marks_the_run_as_failed(
 
 
 async def test_a_call_to_an_unknown_tool_is_an_error_span(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script(
         [
@@ -105,7 +106,7 @@ async def test_a_call_to_an_unknown_tool_is_an_error_span(
 
 
 async def test_abandoned_stream_ends_the_run_span(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script([Reply(text="Sunny")])
     loop = AgentLoop(name="Weather", model=chat_model(fake_openai))
@@ -117,7 +118,7 @@ async def test_abandoned_stream_ends_the_run_span(
 
 
 async def test_structured_output_that_does_not_parse_fails_the_run_at_the_agent(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     class Forecast(BaseModel):
         city: str
@@ -142,7 +143,7 @@ async def test_structured_output_that_does_not_parse_fails_the_run_at_the_agent(
 
 
 async def test_a_resumed_run_shares_the_failed_runs_conversation(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script([Reply(status=500), Reply(text="Sunny")])
     loop = AgentLoop(name="Weather", model=chat_model(fake_openai), store=MemoryStore())

@@ -15,11 +15,11 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 import agentel
+from agent_fixtures import Traced
 from agentel import semconv as sc
 from agentel.instrumentation.agentor import AgentorInstrumentor
 from agentor_fixtures import (
     MODEL,
-    TracedAgentor,
     chat_model,
     get_weather,
     weather_agent,
@@ -29,7 +29,7 @@ from fake_openai import FakeOpenAI, Reply, Request, ToolCall
 
 
 def test_run_is_one_tree_with_semconv_attributes(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script(weather_replies())
     agent = weather_agent(fake_openai, trace_group_id="conv-7", trace_metadata={"plan": "pro"})
@@ -100,7 +100,7 @@ def test_run_is_one_tree_with_semconv_attributes(
 
 
 def test_parallel_calls_of_one_tool_keep_their_own_call_ids(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script(
         [
@@ -122,7 +122,7 @@ def test_parallel_calls_of_one_tool_keep_their_own_call_ids(
 
 
 def test_content_only_when_capture_is_on(
-    traced_agentor_with_content: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor_with_content: Traced, fake_openai: FakeOpenAI
 ) -> None:
     traced = traced_agentor_with_content
     fake_openai.script(weather_replies())
@@ -159,7 +159,7 @@ def test_content_only_when_capture_is_on(
 
 
 async def test_concurrent_batch_of_arun_makes_one_trace_per_prompt(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     def answer(request: Request) -> Reply:
         if not request.tool_outputs:
@@ -184,7 +184,7 @@ async def test_concurrent_batch_of_arun_makes_one_trace_per_prompt(
 
 
 async def test_stream_keeps_our_context_out_of_the_consumer(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script(weather_replies())
     seen_in_tool: list[str] = []
@@ -215,7 +215,7 @@ async def test_stream_keeps_our_context_out_of_the_consumer(
 
 
 async def test_streamed_model_calls_record_chunks_and_tokens(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script(weather_replies())
     loop = AgentLoop(name="Weather", model=chat_model(fake_openai), tools=[get_weather])
@@ -234,7 +234,7 @@ async def test_streamed_model_calls_record_chunks_and_tokens(
 
 
 async def test_tracing_false_for_a_run_makes_no_spans(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script([*weather_replies(), *weather_replies()])
     agent = weather_agent(fake_openai)
@@ -246,7 +246,7 @@ async def test_tracing_false_for_a_run_makes_no_spans(
 
 
 def test_litellm_model_names_its_provider_and_streams_as_one_call(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script([Reply(text="Hi there"), Reply(text="Hi again")])
     model = LiteLLMModel(f"openai/{MODEL}", api_key="test-key", api_base=fake_openai.base_url)
@@ -267,7 +267,7 @@ def test_litellm_model_names_its_provider_and_streams_as_one_call(
 
 
 async def test_fork_is_its_own_run_named_by_its_run_id(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script([Reply(text="Sunny"), Reply(text="Rain tomorrow")])
     loop = AgentLoop(name="Weather", model=chat_model(fake_openai), store=MemoryStore())
@@ -305,7 +305,7 @@ def test_uninstrument_restores_agentor_and_setup_finds_it(fake_openai: FakeOpenA
 
 
 async def test_mcp_tool_is_an_extension_named_by_its_server(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     from agentor.engine.mcp import MCPServer
 
@@ -340,7 +340,7 @@ def test_without_agentor_instrument_skips_it_quietly(monkeypatch: pytest.MonkeyP
 
 
 async def test_request_settings_of_the_model_are_on_its_spans(
-    traced_agentor: TracedAgentor, fake_openai: FakeOpenAI
+    traced_agentor: Traced, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script([Reply(text="Sunny")])
     model = chat_model(fake_openai, temperature=0.2, max_tokens=64, stop=["END"], seed=7)
