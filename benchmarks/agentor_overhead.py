@@ -20,7 +20,6 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -28,22 +27,12 @@ import openai
 from agentor.engine import AgentLoop, ChatCompletionsModel
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from overhead import DiscardingExporter  # the same discarding exporter as every benchmark
 
 from agentel.instrumentation.agentor import AgentorInstrumentor
 
 SPANS_PER_RUN = 4
-
-
-class DiscardingExporter(SpanExporter):
-    """Receives every batch and drops it: we measure making spans, not a network."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def export(self, spans: Sequence[Any]) -> SpanExportResult:
-        self.count += len(spans)
-        return SpanExportResult.SUCCESS
 
 
 def _completion(request: httpx.Request) -> httpx.Response:
