@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+/-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
@@ -18,6 +19,27 @@ _STRUCTURAL_KEYS = frozenset(
     {"type", "role", "id", "name", "modality", "mime_type", "finish_reason"}
 )
 _MIN_TEXT_BUDGET = 16
+
+
+def compact_encoder() -> Callable[[Any], str]:
+    """Compact JSON (unknown objects as their ``str``) without the cycle check, built once.
+
+    ``json.dumps`` with any option set builds a new encoder, and ``JSONEncoder.encode`` a new
+    C encoder, on every call; calling one C encoder directly saves a fifth of the time on
+    small values. Without the cycle check a cyclic value raises ``RecursionError`` or
+    ``ValueError`` instead of being caught early: callers fall back to ``json.dumps``.
+    """
+    encoder = json.JSONEncoder(
+        separators=(",", ":"), default=str, ensure_ascii=False, check_circular=False
+    )
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the public path
+        return encoder.encode
+    iterencode = make(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(iterencode(value, 0))
+
+
+_compact = compact_encoder()
 
 
 def text_part(text: str) -> dict[str, Any]:
@@ -73,7 +95,10 @@ def blob_marker(base64_payload: str) -> str:
 
 def to_json(value: Any, max_length: int) -> str:
     """Compact JSON no longer than ``max_length`` characters, still parseable."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        text = _compact(value)
+    except (RecursionError, ValueError):  # a cyclic value: the checking encoder says so
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     if len(text) <= max_length:
         return text
     return _truncated(value, max_length)

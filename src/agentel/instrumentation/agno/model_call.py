@@ -181,7 +181,7 @@ class _Request:
             self.tool_calls.extend(calls)
         usage = getattr(response, "response_usage", None)
         if usage is not None:
-            self.tokens = _tokens(usage, self.call.metric_attributes[sc.GEN_AI_PROVIDER_NAME])
+            self.tokens = _tokens(usage, self.call.profile.provider)
 
     def succeed(self) -> None:
         finish = tuple(self.finish_reasons) or (("tool_call",) if self.tool_calls else ("stop",))
@@ -269,12 +269,11 @@ def _begin(telemetry: Telemetry, model: Any, args: Any, kwargs: Any, stream: boo
     node = start(
         telemetry, "chat", f"{sc.OP_CHAT} {profile.request_model}", attributes, SpanKind.CLIENT
     )
-    call = ChatCall(telemetry, node, telemetry.content.capture)
-    call.metric_attributes = dict(profile.metric_attributes)
+    call = ChatCall(telemetry, node, telemetry.content.capture, profile)
     agent = node.agent
     if agent is not None and agent.provider is None:
         agent.provider = profile.provider
-        agent.span.set_attribute(sc.GEN_AI_PROVIDER_NAME, profile.provider)
+        agent.set_later(sc.GEN_AI_PROVIDER_NAME, profile.provider)
     request = _Request(call, model, stream)
     if call.capture.enabled:
         try:

@@ -27,7 +27,7 @@ from .telemetry import Telemetry
 class ChatProfile:
     """What a model object says about itself: the request model, provider and server."""
 
-    __slots__ = ("attributes", "metric_attributes", "provider", "request_model")
+    __slots__ = ("_variants", "attributes", "metric_attributes", "provider", "request_model")
 
     def __init__(
         self, request_model: str, provider: str, host: str | None = None, port: int | None = None
@@ -44,26 +44,36 @@ class ChatProfile:
             if port is not None:
                 self.metric_attributes[sc.SERVER_PORT] = port
         self.attributes = dict(self.metric_attributes)
+        self._variants: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+
+    def metric_variant(self, response_model: str | None, token_type: str | None) -> dict[str, Any]:
+        """The metric attributes with a response model and token type, built once per pair:
+        a model call records three metric points and each used to copy the dict. Callers
+        must not change what this returns."""
+        key = (response_model, token_type)
+        variant = self._variants.get(key)
+        if variant is None:
+            variant = dict(self.metric_attributes)
+            if response_model:
+                variant[sc.GEN_AI_RESPONSE_MODEL] = response_model
+            if token_type is not None:
+                variant[sc.GEN_AI_TOKEN_TYPE] = token_type
+            if len(self._variants) < _MAX_VARIANTS:
+                self._variants[key] = variant
+        return variant
 
 
-_profiles: weakref.WeakKeyDictionary[Any, ChatProfile] = weakref.WeakKeyDictionary()
-# Model objects that compare by value and so cannot be hashed (dataclasses, as Agno's models
-# are) are kept by identity, each entry dropped when its object goes.
+# Response models seen per request model, times three: far more than any real model has.
+_MAX_VARIANTS = 48
+
+# Profiles by model object identity (model objects may compare by value and be unhashable,
+# as Agno's dataclasses are), each entry dropped when its object goes. A plain dict read plus
+# one weak reference call: a WeakKeyDictionary makes a new weak reference on every read.
 _profiles_by_id: dict[int, tuple[weakref.ref[Any], ChatProfile]] = {}
 
 
 def cached_profile(model: Any, build: Callable[[Any], ChatProfile]) -> ChatProfile:
     """The model's profile, built once per model object (a new object gets its own)."""
-    try:
-        profile = _profiles.get(model)
-        if profile is None:
-            profile = _profiles[model] = build(model)
-        return profile
-    except TypeError:  # unhashable, or not weakly referenceable
-        return _cached_by_identity(model, build)
-
-
-def _cached_by_identity(model: Any, build: Callable[[Any], ChatProfile]) -> ChatProfile:
     key = id(model)
     entry = _profiles_by_id.get(key)
     if entry is not None and entry[0]() is model:
@@ -172,6 +182,18 @@ def openai_usage_tokens(usage: Any) -> Tokens:
     (LiteLLM returns the latter): input includes the cached tokens, as both APIs count them."""
     if usage is None:
         return (0, 0, 0, 0, 0)
+    values = usage if type(usage) is dict else getattr(usage, "__dict__", None)
+    if values is not None:  # one dict to read every field from: the common case, made cheap
+        input_tokens = values.get("input_tokens")
+        output_tokens = values.get("output_tokens")
+        if input_tokens is not None or output_tokens is not None:
+            return (
+                input_tokens if isinstance(input_tokens, int) else 0,
+                output_tokens if isinstance(output_tokens, int) else 0,
+                _int_field(values.get("input_tokens_details"), "cached_tokens"),
+                _int_field(values.get("input_tokens_details"), "cache_write_tokens"),
+                _int_field(values.get("output_tokens_details"), "reasoning_tokens"),
+            )
     if _sub(usage, "input_tokens") is not None or _sub(usage, "output_tokens") is not None:
         input_details = _sub(usage, "input_tokens_details")
         output_details = _sub(usage, "output_tokens_details")
@@ -196,15 +218,26 @@ def openai_usage_tokens(usage: Any) -> Tokens:
 class ChatCall:
     """The chat span of one model request, from start to end."""
 
-    __slots__ = ("capture", "first_chunk_at", "metric_attributes", "node", "started", "telemetry")
+    __slots__ = (
+        "capture",
+        "first_chunk_at",
+        "node",
+        "profile",
+        "response_model",
+        "started",
+        "telemetry",
+    )
 
-    def __init__(self, telemetry: Telemetry, node: Node, capture: ContentCapture) -> None:
+    def __init__(
+        self, telemetry: Telemetry, node: Node, capture: ContentCapture, profile: ChatProfile
+    ) -> None:
         self.telemetry = telemetry
         self.node = node
         self.capture = capture
+        self.profile = profile
         self.started = time.perf_counter()
         self.first_chunk_at: float | None = None
-        self.metric_attributes: dict[str, Any] = {}
+        self.response_model: str | None = None
 
     @classmethod
     def start(
@@ -222,10 +255,10 @@ class ChatCall:
         agent = node.agent
         if agent is not None and agent.provider is None:
             agent.provider = profile.provider
-            agent.span.set_attribute(sc.GEN_AI_PROVIDER_NAME, profile.provider)
-        call = cls(telemetry, node, telemetry.content.capture if capture is None else capture)
-        call.metric_attributes = dict(profile.metric_attributes)
-        return call
+            agent.set_later(sc.GEN_AI_PROVIDER_NAME, profile.provider)
+        return cls(
+            telemetry, node, telemetry.content.capture if capture is None else capture, profile
+        )
 
     # --- content ----------------------------------------------------------------------------
     def put_content(self, values: dict[str, str]) -> None:
@@ -242,14 +275,14 @@ class ChatCall:
         if agent is not None and not agent.content_started:
             agent.content_started = True
             if self.capture.on_span:
-                agent.span.set_attributes(values)
+                _later(agent, values)
 
     def record_output(self, values: dict[str, str]) -> None:
         """The response's content; the agent's output is its last model call's output."""
         self.put_content(values)
         agent = self.node.agent
         if agent is not None and self.capture.on_span:
-            agent.span.set_attributes(values)
+            _later(agent, values)  # the last call's output wins, set once at the agent's end
 
     # --- response ---------------------------------------------------------------------------
     def first_chunk(self) -> None:
@@ -271,19 +304,13 @@ class ChatCall:
             attributes[sc.GEN_AI_RESPONSE_ID] = response_id
         if response_model:
             attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
-            self.metric_attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
+            self.response_model = response_model
         self.node.span.set_attributes(attributes)
         add_usage_up(self.node, tokens)
-        self._record_token_metrics(tokens)
-
-    def _record_token_metrics(self, tokens: Tokens) -> None:
         histogram = self.telemetry.token_usage
-        attributes = dict(self.metric_attributes)
-        attributes[sc.GEN_AI_TOKEN_TYPE] = sc.TOKEN_TYPE_INPUT
-        histogram.record(tokens[0], attributes)
-        attributes = dict(attributes)
-        attributes[sc.GEN_AI_TOKEN_TYPE] = sc.TOKEN_TYPE_OUTPUT
-        histogram.record(tokens[1], attributes)
+        variant = self.profile.metric_variant
+        histogram.record(tokens[0], variant(response_model or None, sc.TOKEN_TYPE_INPUT))
+        histogram.record(tokens[1], variant(response_model or None, sc.TOKEN_TYPE_OUTPUT))
 
     def end(self) -> None:
         """Time to first chunk (streams), the duration metric, then the span's end."""
@@ -293,7 +320,15 @@ class ChatCall:
             span.set_attribute(
                 sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_at - self.started
             )
+        attributes = self.profile.metric_variant(self.response_model, None)
         if self.node.exception is not None:
-            self.metric_attributes[sc.ERROR_TYPE] = error_type(self.node.exception)
-        self.telemetry.operation_duration.record(now - self.started, self.metric_attributes)
+            attributes = {**attributes, sc.ERROR_TYPE: error_type(self.node.exception)}
+        self.telemetry.operation_duration.record(now - self.started, attributes)
         span.end()
+
+
+def _later(node: Node, values: dict[str, Any]) -> None:
+    if node.later is None:
+        node.later = dict(values)
+    else:
+        node.later.update(values)

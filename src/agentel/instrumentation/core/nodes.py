@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -57,17 +58,33 @@ class Node:
     calls: dict[str, str] | None = None  # tool name -> call id of the agent's last model turn
     tool_type: str | None = None
     error_type: str | None = None  # the span's error.type, for its metric points
+    # Attributes learned while the span is open that go on it with its last ones, in one
+    # call at the end: each separate set_attribute on an SDK span takes its lock and checks
+    # the value again.
+    later: dict[str, Any] | None = None
 
     def otel_context(self) -> otel_context.Context:
         if self.context is None:
             self.context = trace.set_span_in_context(self.span)
         return self.context
 
+    def set_later(self, key: str, value: Any) -> None:
+        """An attribute to set when the span ends (see ``later``)."""
+        if self.later is None:
+            self.later = {key: value}
+        else:
+            self.later[key] = value
+
     def add_usage(self, values: Tokens) -> None:
-        if self.usage is None:
-            self.usage = [0, 0, 0, 0, 0]
-        for index, value in enumerate(values):
-            self.usage[index] += value
+        usage = self.usage
+        if usage is None:
+            self.usage = list(values)
+            return
+        usage[0] += values[0]
+        usage[1] += values[1]
+        usage[2] += values[2]
+        usage[3] += values[3]
+        usage[4] += values[4]
 
 
 def add_usage_up(node: Node, tokens: Tokens) -> None:

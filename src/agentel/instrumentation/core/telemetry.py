@@ -109,8 +109,12 @@ class Telemetry:
         """
         try:
             kind = node.kind
-            if kind in (AGENT, WORKFLOW) and node.usage is not None:
-                node.span.set_attributes(usage_attributes(node.usage))
+            attributes = node.later
+            if node.usage is not None and kind in (AGENT, WORKFLOW):
+                usage = usage_attributes(node.usage)
+                attributes = usage if attributes is None else {**attributes, **usage}
+            if attributes:
+                node.span.set_attributes(attributes)
             if kind == AGENT:
                 self._record_agent_duration(node)
             elif kind in (TOOL, HANDOFF):

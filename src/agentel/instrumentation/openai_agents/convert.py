@@ -9,6 +9,7 @@ failing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from agentel import content
@@ -39,10 +40,15 @@ def output_messages(items: Iterable[Any], finish_reason: str, capture_blobs: boo
     return [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
 
 
-def finish_reason(items: Iterable[Any], incomplete_reason: str | None = None) -> str:
-    """The semconv finish reason: the SDK's ModelResponse does not keep the provider's own."""
+def finish_reason(
+    items: Iterable[Any], incomplete_reason: str | None = None, function_called: bool = False
+) -> str:
+    """The semconv finish reason: the SDK's ModelResponse does not keep the provider's own.
+    ``function_called``: the caller has already seen a ``function_call`` item."""
     if incomplete_reason:
         return _FINISH_BY_INCOMPLETE_REASON.get(incomplete_reason, incomplete_reason)
+    if function_called:
+        return "tool_call"
     for item in items:
         if _field(item, "type") in ("function_call", "mcp_call", "custom_tool_call"):
             return "tool_call"
@@ -73,22 +79,24 @@ def tool_definitions(tools: Iterable[Any], handoffs: Iterable[Any]) -> list[dict
 
 
 def _item_role_and_parts(item: Any, capture_blobs: bool) -> tuple[str, list[dict[str, Any]]]:
-    item_type = _field(item, "type")
-    role = _field(item, "role")
+    # Input items are mostly plain dicts: read them through their own ``get``.
+    get = item.get if type(item) is dict else partial(getattr, item)
+    item_type = get("type", None)
     if item_type == "function_call":
         part = content.tool_call_part(
-            _field(item, "call_id"), _field(item, "name"), _field(item, "arguments")
+            get("call_id", None), get("name", None), get("arguments", None)
         )
         return "assistant", [part]
     if item_type == "function_call_output":
-        part = content.tool_response_part(_field(item, "call_id"), _field(item, "output"))
+        part = content.tool_response_part(get("call_id", None), get("output", None))
         return "tool", [part]
     if item_type == "reasoning":
-        summary = _field(item, "summary") or []
+        summary = get("summary", None) or []
         text = "\n".join(str(_field(s, "text", "")) for s in summary)
         return "assistant", [content.reasoning_part(text)]
+    role = get("role", None)
     if role is not None:
-        return _message_role(role), _content_parts(_field(item, "content"), capture_blobs)
+        return _message_role(role), _content_parts(get("content", None), capture_blobs)
     return "assistant", [{"type": str(item_type or "unknown")}]
 
 

@@ -73,6 +73,16 @@ def _profile_of(model: Any) -> ChatProfile:
 
 
 def _read_settings(settings: Any) -> Any:
+    """A reader of ``ModelSettings`` by setting name; ``stop`` and ``seed`` travel in its
+    ``extra_args``. Its fields are read from one dict (a bound ``dict.get``, no frame per read)."""
+    values = getattr(settings, "__dict__", None)
+    if type(values) is dict:
+        extra = values.get("extra_args")
+        if extra:
+            values = {**values, "stop": extra.get("stop"), "seed": extra.get("seed")}
+        elif "stop" in values or "seed" in values:
+            values = {**values, "stop": None, "seed": None}
+        return values.get
     extra = getattr(settings, "extra_args", None) or {}
 
     def read(name: str) -> Any:
@@ -199,9 +209,9 @@ class ModelCall(ChatCall):
             response_id = self.server_id
         response_model = self.server_model or getattr(raw, "model", None)
         incomplete = getattr(getattr(raw, "incomplete_details", None), "reason", None)
-        finish = convert.finish_reason(output, incomplete)
+        called = self._record_tool_calls(output)
+        finish = convert.finish_reason(output, incomplete, called)
         self.succeed(openai_usage_tokens(usage), (finish,), response_id, response_model)
-        self._record_tool_calls(output)
         if self.capture.enabled:
             try:
                 messages = convert.output_messages(
@@ -212,16 +222,19 @@ class ModelCall(ChatCall):
             except Exception:
                 log_once("content-output", "agentel: could not convert model output")
 
-    def _record_tool_calls(self, output: Any) -> None:
-        """Remember call ids by tool name so a handoff span can name the call that made it."""
+    def _record_tool_calls(self, output: Any) -> bool:
+        """Remember call ids by tool name so a handoff span can name the call that made it;
+        whether the output calls a function (for the finish reason, in the same pass)."""
         agent = self.node.agent
-        if agent is None:
-            return
+        called = False
         for item in output:
             if chat_messages.field(item, "type") == "function_call":
-                if agent.calls is None:
-                    agent.calls = {}
-                agent.calls[item.name] = item.call_id
+                called = True
+                if agent is not None:
+                    if agent.calls is None:
+                        agent.calls = {}
+                    agent.calls[item.name] = item.call_id
+        return called
 
 
 class _ChunkWatcher(wrapt.ObjectProxy):  # type: ignore[misc]

@@ -229,17 +229,17 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
     def _finish_handoff(self, node: Node, data: Any) -> None:
         to_agent = getattr(data, "to_agent", None)
         if to_agent:
-            node.span.set_attribute(sc.AGENTEL_HANDOFF_TO_AGENT, to_agent)
+            node.set_later(sc.AGENTEL_HANDOFF_TO_AGENT, to_agent)
             if node.name is None:
                 node.name = _default_handoff_tool_name(to_agent)
                 node.span.update_name(f"{sc.OP_EXECUTE_TOOL} {node.name}")
-                node.span.set_attribute(sc.GEN_AI_TOOL_NAME, node.name)
+                node.set_later(sc.GEN_AI_TOOL_NAME, node.name)
 
     def _finish_guardrail(self, node: Node, data: Any) -> None:
         triggered = bool(getattr(data, "triggered", False))
         value = "true" if triggered else "false"
-        node.span.set_attribute(sc.GEN_AI_GUARDRAIL_RESULT_TYPE, sc.GUARDRAIL_RESULT_TRIPWIRE)
-        node.span.set_attribute(sc.GEN_AI_GUARDRAIL_RESULT_VALUE, value)
+        node.set_later(sc.GEN_AI_GUARDRAIL_RESULT_TYPE, sc.GUARDRAIL_RESULT_TRIPWIRE)
+        node.set_later(sc.GEN_AI_GUARDRAIL_RESULT_VALUE, value)
         if node.agent is not None:
             event = {
                 sc.GEN_AI_GUARDRAIL_COMPONENT_NAME: data.name,
@@ -272,10 +272,7 @@ class OTelBridgeProcessor(_Base):  # type: ignore[misc,valid-type]
     def finish(self, node: Node, end_ns: int | None = None) -> None:
         """End a node's span; an agent whose model never said otherwise is an OpenAI one."""
         if node.kind == kinds.AGENT and node.provider is None:
-            try:
-                node.span.set_attribute(sc.GEN_AI_PROVIDER_NAME, sc.PROVIDER_OPENAI)
-            except Exception:
-                log_once("agent-provider", "agentel: could not name an agent's provider")
+            node.set_later(sc.GEN_AI_PROVIDER_NAME, sc.PROVIDER_OPENAI)
         self.telemetry.finish(node, end_ns)
 
     def shutdown(self, timeout: float | None = None) -> None:

@@ -217,8 +217,14 @@ async def wrap_get_response(wrapped: Any, instance: Any, args: Any, kwargs: Any)
     finally:
         state.MODEL_CALL.reset(call_token)
         otel_context.detach(token)
-    safely(lambda: call.succeed_with(response), "model-response")
-    safely(call.end, "model-end")
+    try:
+        call.succeed_with(response)
+    except Exception:
+        log_once("model-response", "agentel: could not record a model response")
+    try:
+        call.end()
+    except Exception:
+        log_once("model-end", "agentel: could not end a model span")
     return response
 
 
@@ -333,18 +339,20 @@ def _tool_node(telemetry: Telemetry, args: Any, description: str | None) -> Node
     node = _current_node(telemetry, kinds.TOOL)
     if node is None:
         return None
-    span = node.span
     tool_context = args[0] if args else None
+    attributes: dict[str, Any] = {}
     call_id = getattr(tool_context, "tool_call_id", None)
     if call_id:
-        span.set_attribute(sc.GEN_AI_TOOL_CALL_ID, call_id)
+        attributes[sc.GEN_AI_TOOL_CALL_ID] = call_id
     if description:
-        span.set_attribute(sc.GEN_AI_TOOL_DESCRIPTION, description)
+        attributes[sc.GEN_AI_TOOL_DESCRIPTION] = description
     if telemetry.content.capture.on_span and _sensitive_data_allowed(tool_context):
         node.content_started = True  # the result is recorded too when the call returns
         if len(args) > 1 and isinstance(args[1], str):
             arguments = content.to_json(content.parse_json(args[1]), telemetry.content.max_length)
-            span.set_attribute(sc.GEN_AI_TOOL_CALL_ARGUMENTS, arguments)
+            attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
+    if attributes:
+        node.span.set_attributes(attributes)
     return node
 
 
@@ -377,15 +385,14 @@ def _handoff_node(telemetry: Telemetry, tool_name: str, description: str | None)
     if node is None:
         return None
     node.name = tool_name
-    span = node.span
-    span.update_name(f"{sc.OP_EXECUTE_TOOL} {tool_name}")
-    span.set_attribute(sc.GEN_AI_TOOL_NAME, tool_name)
+    node.span.update_name(f"{sc.OP_EXECUTE_TOOL} {tool_name}")
+    node.set_later(sc.GEN_AI_TOOL_NAME, tool_name)
     if description:
-        span.set_attribute(sc.GEN_AI_TOOL_DESCRIPTION, description)
+        node.set_later(sc.GEN_AI_TOOL_DESCRIPTION, description)
     agent = node.agent
     call_id = agent.calls.get(tool_name) if agent is not None and agent.calls else None
     if call_id:
-        span.set_attribute(sc.GEN_AI_TOOL_CALL_ID, call_id)
+        node.set_later(sc.GEN_AI_TOOL_CALL_ID, call_id)
     return node
 
 
