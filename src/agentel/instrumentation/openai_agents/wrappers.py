@@ -91,10 +91,20 @@ def _locate_scope(args: Any, kwargs: Any) -> RunScope | None:
     if telemetry is None:
         return None
     try:
+        if _tracing_disabled(kwargs.get("run_config")):
+            return None  # the SDK traces nothing in this run, so neither do we: no cost
         return _open_scope(telemetry, args, kwargs)
     except Exception:
         log_once("run-open", "agentel: could not prepare a run")
         return None
+
+
+def _tracing_disabled(run_config: Any) -> bool:
+    if run_config is None:
+        return False
+    if isinstance(run_config, dict):
+        return bool(run_config.get("tracing_disabled"))
+    return bool(getattr(run_config, "tracing_disabled", False))
 
 
 async def wrap_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
