@@ -23,7 +23,7 @@ import importlib.util
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from agents import (
     Usage,
 )
 from agents.testing import assistant_message, function_call
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import NoOpTracerProvider
 
@@ -109,13 +109,20 @@ def _loopback_responder(request: Any) -> Reply:
     return Reply(tool_calls=[ToolCall(tool, arguments, call_id=call_id)])
 
 
-async def _measure(agent: Agent[Any], pairs: int, warmup: int) -> dict[str, float]:
+async def _measure(
+    agent: Agent[Any], pairs: int, warmup: int, flush: Callable[[], int] | None = None
+) -> dict[str, float]:
+    """Paired runs; with ``flush`` (flushes the layer's spans, returns how many it exported so
+    far) also spans per traced run and the spans untraced runs made, counted in the warm-up,
+    where a flush after each run costs no measured time."""
     traced_config = RunConfig(workflow_name="bench")
     plain_config = RunConfig(workflow_name="bench", tracing_disabled=True)
     wall_diffs: list[float] = []
     cpu_diffs: list[float] = []
     plain_walls: list[float] = []
     plain_cpus: list[float] = []
+    warmup_spans = {True: 0, False: 0}
+    seen = flush() if flush is not None else 0
     for index in range(warmup + pairs):
         timings: dict[bool, tuple[float, float]] = {}
         order = (True, False) if index % 2 == 0 else (False, True)
@@ -124,6 +131,10 @@ async def _measure(agent: Agent[Any], pairs: int, warmup: int) -> dict[str, floa
             wall0, cpu0 = time.perf_counter(), time.process_time()
             await Runner.run(agent, PROMPT, run_config=config)
             timings[traced] = (time.perf_counter() - wall0, time.process_time() - cpu0)
+            if flush is not None and index < warmup:
+                exported = flush()
+                warmup_spans[traced] += exported - seen
+                seen = exported
         if index < warmup:
             continue
         wall_diffs.append(timings[True][0] - timings[False][0])
@@ -132,7 +143,7 @@ async def _measure(agent: Agent[Any], pairs: int, warmup: int) -> dict[str, floa
         plain_cpus.append(timings[False][1])
     wall = statistics.median(wall_diffs)
     cpu = statistics.median(cpu_diffs)
-    return {
+    result = {
         "plain_wall_us": statistics.median(plain_walls) * 1e6,
         "plain_cpu_us": statistics.median(plain_cpus) * 1e6,
         "added_wall_us": wall * 1e6,
@@ -141,6 +152,11 @@ async def _measure(agent: Agent[Any], pairs: int, warmup: int) -> dict[str, floa
         "cpu_per_span_us": cpu * 1e6 / SPANS_PER_RUN,
         "cpu_pct": 100 * cpu / statistics.median(plain_cpus),
     }
+    if flush is not None:
+        result["spans_per_run"] = (flush() - seen) / pairs
+        result["warmup_spans_per_run"] = warmup_spans[True] / max(warmup, 1)
+        result["untraced_spans"] = warmup_spans[False]
+    return result
 
 
 def _run_case(kind: str, capture: str, pairs: int, warmup: int) -> dict[str, float]:
@@ -214,57 +230,109 @@ def _breakdown(pairs: int, warmup: int) -> None:
 
 
 def _floor(pairs: int, warmup: int) -> None:
-    """agentel next to its floor, every layer paired against the same untraced run: the
-    Agents SDK's own tracing alone, then bare OTel SDK spans made at the places agentel makes
-    its spans (``bare_bridge.py``), then agentel with content off and on; each through a
-    BatchSpanProcessor to a discarding exporter."""
+    """agentel next to its floor and its peers, every layer paired against the same untraced
+    run: the Agents SDK's own tracing alone, then bare OTel SDK spans made at the places
+    agentel makes its spans (``bare_bridge.py``), then agentel with content off and on, then
+    each installed peer instrumentation (``peers.py``), each through a BatchSpanProcessor to a
+    discarding exporter that counts the spans. Every layer starts with no SDK trace processor
+    (agentel removes the SDK's exporter to OpenAI, and so must the others, or they would pay
+    for it); the SDK's own processors are put back after each.
+
+    Spans are counted in the warm-up (at least one pair), flushed after every run: a layer
+    whose untraced runs make spans would be paired against runs that pay for tracing too and
+    would understate its cost, so it is marked."""
     import bare_bridge
+    import peers
     from agents.tracing import get_trace_provider, set_trace_processors
 
     processors = list(get_trace_provider()._multi_processor._processors)
 
-    def sdk_tracing_only() -> Any:
-        set_trace_processors([])
+    def sdk_tracing_only(processor: SpanProcessor) -> Callable[[], None]:
         return lambda: None
 
-    def floor() -> Any:
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+    def floor(processor: SpanProcessor) -> Callable[[], None]:
+        provider = _provider_with(processor)
         undo = bare_bridge.install(provider.get_tracer("floor"), ScenarioModel)
-        return lambda: (undo(), provider.shutdown())
+        return lambda: (undo(), provider.shutdown())  # type: ignore[return-value]
 
-    def agentel(capture: str) -> Any:
-        def install() -> Any:
-            provider = TracerProvider()
-            provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+    def agentel(capture: str) -> Callable[[SpanProcessor], Callable[[], None]]:
+        def install(processor: SpanProcessor) -> Callable[[], None]:
+            provider = _provider_with(processor)
             instrumentor = OpenAIAgentsInstrumentor()
             instrumentor.instrument(tracer_provider=provider, capture_content=capture)
-            return lambda: (instrumentor.uninstrument(), provider.shutdown())
+            return lambda: (instrumentor.uninstrument(), provider.shutdown())  # type: ignore[return-value]
 
         return install
 
-    layers = (
+    layers = [
         ("Agents SDK tracing only", sdk_tracing_only),
         ("floor: bare OTel spans", floor),
         ("agentel, content off", agentel("NO_CONTENT")),
         ("agentel, content on", agentel("SPAN_ONLY")),
+        *peers.installed(),
+    ]
+    header = (
+        f"{'in-process, paired':<26} {'spans':>5} {'run cpu':>9} {'+cpu/run':>9} "
+        f"{'+cpu %':>7} {'x floor':>8}"
     )
-    print(f"{'in-process, paired':<26} {'run cpu':>9} {'+cpu/run':>9} {'x floor':>8}")
-    floor_cpu = None
+    print(header)
+    print("-" * len(header))
+    added: dict[str, float] = {}
+    marked = False
     for label, install in layers:
-        undo = install()
+        exporter = DiscardingExporter()
+        processor = BatchSpanProcessor(exporter)
+
+        def flush(processor: SpanProcessor = processor, exporter: Any = exporter) -> int:
+            processor.force_flush()
+            return exporter.count
+
+        set_trace_processors([])
+        undo = install(processor)
         try:
-            r = asyncio.run(_measure(support_agents_on(ScenarioModel()), pairs, warmup))
+            r = asyncio.run(
+                _measure(support_agents_on(ScenarioModel()), pairs, max(warmup, 1), flush)
+            )
         finally:
             undo()
+            processor.shutdown()
             set_trace_processors(processors)
-        if label.startswith("floor"):
-            floor_cpu = r["added_cpu_us"]
+        added[label] = r["added_cpu_us"]
+        floor_cpu = added.get("floor: bare OTel spans")
         ratio = f"{r['added_cpu_us'] / floor_cpu:.2f}" if floor_cpu else "-"
+        # Untraced runs made spans, or traced runs made a varying number: see the docstring.
+        suspect = r["untraced_spans"] > 0 or r["spans_per_run"] != r["warmup_spans_per_run"]
+        marked = marked or suspect
         print(
-            f"{label:<26} {r['plain_cpu_us']:>7.0f}us {r['added_cpu_us']:>7.0f}us {ratio:>8}",
+            f"{label:<26} {r['spans_per_run']:>5.3g} {r['plain_cpu_us']:>7.0f}us "
+            f"{r['added_cpu_us']:>7.0f}us {r['cpu_pct']:>6.1f}% {ratio:>8}"
+            + (f"  ! {r['untraced_spans']} spans in untraced runs" if suspect else ""),
             flush=True,
         )
+    if marked:
+        print("! untraced runs made spans (or traced runs a varying number): cost understated")
+    _floor_summary(added, [label for label, _ in layers[4:]])
+
+
+def _floor_summary(added: dict[str, float], peer_labels: list[str]) -> None:
+    """agentel (content off) against the peer that adds the least CPU, and content on
+    against off."""
+    off, on = added["agentel, content off"], added["agentel, content on"]
+    content = f"content on adds {100 * (on - off) / off:+.0f} % to content off"
+    if not peer_labels:
+        print(f"agentel: no peer installed to compare with; {content}")
+        return
+    best = min(peer_labels, key=lambda label: added[label])
+    print(
+        f"agentel, content off: {off / added[best]:.2f}x the added CPU of the lightest peer "
+        f"({best}, {added[best]:.0f}us); {content}"
+    )
+
+
+def _provider_with(processor: SpanProcessor) -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return provider
 
 
 def main() -> None:
