@@ -11,7 +11,7 @@ Scenario (10 spans): workflow > triage (chat, tool, chat, handoff) > billing (ch
     python benchmarks/overhead.py            # both model kinds, content off and on
     python benchmarks/overhead.py --pairs 100 --only inprocess
     python benchmarks/overhead.py --breakdown  # in-process, content off, cost by layer
-    python benchmarks/overhead.py --floor      # agentel next to bare OTel spans, same places
+    python benchmarks/overhead.py --floor      # next to bare OTel spans and peers (peers.py)
     python benchmarks/overhead.py --only agno  # Agno: agentel next to Agno's own tracing
 """
 
@@ -315,7 +315,8 @@ def _floor(pairs: int, warmup: int) -> None:
 
 
 def _floor_summary(added: dict[str, float], peer_labels: list[str]) -> None:
-    """agentel (content off) against the peer that adds the least CPU, and content on
+    """agentel against the peer that adds the least CPU (content off, as agentel's default,
+    and on, as the peers record tool arguments and results by default), and content on
     against off."""
     off, on = added["agentel, content off"], added["agentel, content on"]
     content = f"content on adds {100 * (on - off) / off:+.0f} % to content off"
@@ -325,7 +326,7 @@ def _floor_summary(added: dict[str, float], peer_labels: list[str]) -> None:
     best = min(peer_labels, key=lambda label: added[label])
     print(
         f"agentel, content off: {off / added[best]:.2f}x the added CPU of the lightest peer "
-        f"({best}, {added[best]:.0f}us); {content}"
+        f"({best}, {added[best]:.0f}us), content on: {on / added[best]:.2f}x; {content}"
     )
 
 
@@ -343,7 +344,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--only", choices=["inprocess", "loopback", "agno"])
     parser.add_argument("--breakdown", action="store_true", help="cost by layer, in-process")
-    parser.add_argument("--floor", action="store_true", help="agentel next to bare OTel spans")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="agentel next to bare OTel spans and the installed peers",
+    )
     args = parser.parse_args()
     if args.floor:
         _floor(args.pairs, args.warmup)

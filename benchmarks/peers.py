@@ -167,9 +167,16 @@ def logfire(processor: SpanProcessor) -> Undo:
     return undo
 
 
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 def _module_version(module: str, distribution: str) -> Callable[[], str | None]:
     def version() -> str | None:
-        if importlib.util.find_spec(module) is None:
+        if not _importable(module):
             return None
         return _distribution_version(distribution)
 
@@ -181,7 +188,7 @@ def _folder_version(folder: Path, distribution: str, needs: str) -> Callable[[],
     ``--no-deps`` left to be installed in the venv) is missing."""
 
     def version() -> str | None:
-        if importlib.util.find_spec(needs) is None:
+        if not _importable(needs):
             return None
         return _distribution_version(distribution, folder)
 
