@@ -65,9 +65,8 @@ def _provider(processor: SpanProcessor) -> TracerProvider:
 
 
 def _distribution_version(name: str, folder: Path | None = None) -> str | None:
-    """The installed version of ``name``, looked up in ``folder`` only when given (a
-    ``--target`` install is not on ``sys.path``, so the normal look-up would miss it or, worse,
-    find the other peer's)."""
+    """The installed version of ``name``, looked up in ``folder`` only when given: a
+    ``--target`` install is not on ``sys.path``, where the normal look-up searches."""
     if folder is not None:
         found = importlib.metadata.distributions(name=name, path=[str(folder)])
         return next((dist.version for dist in found), None)
@@ -104,8 +103,12 @@ def _import_from(folder: Path, package: str) -> ModuleType:
 
 def _folder_peer(folder: Path, processor: SpanProcessor) -> Undo:
     """Install the ``OpenAIAgentsInstrumentor`` of the package in ``folder`` on a provider of
-    its own; undoing uninstruments it and forgets the module, so the next peer's fresh import
-    cannot find this one."""
+    its own. Undoing uninstruments it, puts the SDK's trace processors back as they were
+    (Traceloop's ``uninstrument`` leaves its processor registered) and forgets the module, so
+    the next peer's fresh import cannot find this one."""
+    from agents.tracing import get_trace_provider, set_trace_processors
+
+    before = list(get_trace_provider()._multi_processor._processors)
     module = _import_from(folder, SHARED_MODULE)
     provider = _provider(processor)
     instrumentor = module.OpenAIAgentsInstrumentor()
@@ -113,6 +116,7 @@ def _folder_peer(folder: Path, processor: SpanProcessor) -> Undo:
 
     def undo() -> None:
         instrumentor.uninstrument()
+        set_trace_processors(before)
         provider.shutdown()
         _forget(SHARED_MODULE)
 
@@ -120,8 +124,7 @@ def _folder_peer(folder: Path, processor: SpanProcessor) -> Undo:
 
 
 def traceloop(processor: SpanProcessor) -> Undo:
-    """Traceloop's OpenLLMetry: a processor on the SDK's traces. Its ``uninstrument`` leaves
-    that processor registered; the benchmark restores the SDK's processors after each layer."""
+    """Traceloop's OpenLLMetry: a processor on the SDK's traces."""
     return _folder_peer(PEERS_DIR / "traceloop", processor)
 
 
