@@ -30,6 +30,7 @@ delivery counts are checked against the spans the traced runs made.
 
     python benchmarks/overhead.py --exporters --pairs 150
     python benchmarks/end_to_end.py --pairs 20 --only otlp sqlite
+    python benchmarks/end_to_end.py --resource-ab 40   # the OTLP export, resource by resource
 """
 
 from __future__ import annotations
@@ -440,6 +441,67 @@ def run(
         receiver.close()
 
 
+def _spans_with(resource: Any, runs: int) -> list[Any]:
+    """The spans of ``runs`` scenario runs, made by a provider with ``resource``."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrumentor = OpenAIAgentsInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    agent = support_agents_on(ScenarioModel())
+
+    async def play() -> None:
+        for _ in range(runs):
+            await Runner.run(agent, PROMPT, run_config=RunConfig(workflow_name="bench"))
+
+    try:
+        asyncio.run(play())
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def resource_ab(rounds: int, batch: int = 512) -> None:
+    """The OTLP exporter's CPU per span for the same spans made under the OTel SDK's own
+    ``Resource`` and under the ``HashedOnceResource`` that ``setup()`` builds, one batch of
+    each in turn (alternating which goes first), to the receiver process."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+
+    from agentel.export.otlp import HashedOnceResource
+
+    runs = -(-batch // SPANS_PER_RUN)
+    sdk_resource = Resource.create({"service.name": "bench"})
+    kinds = {
+        "Resource": _spans_with(sdk_resource, runs)[:batch],
+        "HashedOnceResource": _spans_with(HashedOnceResource.of(sdk_resource), runs)[:batch],
+    }
+    receiver = Receiver()
+    try:
+        exporter = OTLPSpanExporter(endpoint=receiver.url + "/v1/traces")
+        cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for index in range(rounds):
+            order = list(kinds) if index % 2 == 0 else list(reversed(kinds))
+            for kind in order:
+                started = time.thread_time()
+                exporter.export(kinds[kind])
+                cpu[kind].append((time.thread_time() - started) / batch * 1e6)
+        received = receiver.counts()["spans"]
+    finally:
+        receiver.close()
+    if received != rounds * batch * len(kinds):
+        raise SystemExit(f"the receiver got {received} spans of {rounds * batch * len(kinds)}")
+    for kind, values in cpu.items():
+        print(
+            f"OTLP export, spans under {kind:<18} {statistics.median(values):6.1f} us/span "
+            f"of export-thread CPU (median of {rounds} batches of {batch})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -448,7 +510,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--only", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL server to use")
+    parser.add_argument(
+        "--resource-ab",
+        type=int,
+        metavar="ROUNDS",
+        help="instead: OTLP export CPU per span, the SDK's Resource vs HashedOnceResource",
+    )
     args = parser.parse_args()
+    if args.resource_ab:
+        resource_ab(args.resource_ab)
+        return
     run(args.pairs, args.warmup, args.only, args.postgres)
 
 
