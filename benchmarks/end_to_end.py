@@ -325,12 +325,14 @@ def _plain_sdk(receiver: Receiver) -> Installed:
 
 async def _pairs(
     agent: Any, pairs: int, warmup: int, after_warmup: Callable[[], None]
-) -> tuple[list[float], list[float]]:
-    """(wall, CPU) differences traced minus untraced, in seconds, one per measured pair."""
+) -> tuple[list[float], list[float], list[float]]:
+    """(wall, CPU) differences traced minus untraced, and the untraced runs' CPU, in seconds,
+    one per measured pair."""
     traced_config = RunConfig(workflow_name="bench")
     plain_config = RunConfig(workflow_name="bench", tracing_disabled=True)
     wall_diffs: list[float] = []
     cpu_diffs: list[float] = []
+    plain_cpus: list[float] = []
     for index in range(warmup + pairs):
         if index == warmup:
             after_warmup()
@@ -344,7 +346,8 @@ async def _pairs(
         if index >= warmup:
             wall_diffs.append(timings[True][0] - timings[False][0])
             cpu_diffs.append(timings[True][1] - timings[False][1])
-    return wall_diffs, cpu_diffs
+            plain_cpus.append(timings[False][1])
+    return wall_diffs, cpu_diffs, plain_cpus
 
 
 def _percentile(values: Sequence[float], fraction: float) -> float:
@@ -368,7 +371,7 @@ def measure_case(
             installed.timer.reset()
 
         agent = support_agents_on(ScenarioModel())
-        wall, cpu = asyncio.run(_pairs(agent, pairs, warmup, after_warmup))
+        wall, cpu, plain_cpu = asyncio.run(_pairs(agent, pairs, warmup, after_warmup))
         if not installed.flush():
             raise SystemExit(f"{name}: the flush did not finish")
         delivered = installed.delivered()
@@ -384,6 +387,7 @@ def measure_case(
     return {
         "spans": delivered,
         "batches": timer.calls,
+        "run_cpu_us": statistics.median(plain_cpu) * 1e6,
         "wall_p50_us": _percentile(wall, 0.50) * 1e6,
         "wall_p95_us": _percentile(wall, 0.95) * 1e6,
         "cpu_p50_us": statistics.median(cpu) * 1e6,
@@ -416,8 +420,9 @@ def run(
         "in a separate process"
     )
     header = (
-        f"{'case':<28} {'spans':>6} {'batches':>7} {'+wall p50':>10} {'+wall p95':>10} "
-        f"{'+cpu p50':>9} {'+cpu mean':>10} {'export cpu/span':>16} {'wire B/span':>12}"
+        f"{'case':<28} {'spans':>6} {'batches':>7} {'run cpu':>8} {'+wall p50':>10} "
+        f"{'+wall p95':>10} {'+cpu p50':>9} {'+cpu mean':>10} {'export cpu/span':>16} "
+        f"{'wire B/span':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -432,6 +437,7 @@ def run(
                 wire = f"{r['wire_bytes_per_span']:.0f}" if r["wire_bytes_per_span"] else "-"
                 print(
                     f"{LABELS[name]:<28} {r['spans']:>6} {r['batches']:>7} "
+                    f"{r['run_cpu_us']:>6.0f}us "
                     f"{r['wall_p50_us']:>8.0f}us {r['wall_p95_us']:>8.0f}us "
                     f"{r['cpu_p50_us']:>7.0f}us {r['cpu_mean_us']:>8.0f}us "
                     f"{r['export_cpu_per_span_us']:>14.1f}us {wire:>12}",
