@@ -20,9 +20,13 @@ with ``RunConfig(tracing_disabled=True)``, alternating which goes first. The fig
 - added wall time per run, p50 and p95 of the pair differences: the run's own wall time, so
   a run that waited for the GIL while the export thread encoded a batch shows it;
 - added CPU per run, ``time.process_time()`` (every thread): the median of the differences,
-  and their mean, which also spreads the export bursts that few pairs overlap over all runs;
+  and their mean, which outlying runs pull up;
 - the exporter's own CPU per span: the export thread's ``time.thread_time()`` around each
-  call into the exporter, summed and divided by the spans it was given.
+  call into the exporter, summed and divided by the spans it was given. The pair
+  differences cannot show this cost: a batch goes every 512 spans and its export runs
+  through several runs, traced and untraced alike, so its CPU falls on both halves of the
+  pairs and cancels out. What a traced run costs in CPU all told is the added CPU plus ten
+  times this.
 
 Every span must be delivered before the figures count: the pipeline is flushed, then the
 receiver's decoded spans, the store's rows (through its query API) and the pipeline's own
