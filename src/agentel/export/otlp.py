@@ -42,7 +42,7 @@ class HashedOnceResource(Resource):
 
     The OTel OTLP encoder groups each batch's spans by resource in a dict, so it hashes
     the resource of every span, and ``Resource.__hash__`` serialises all its attributes to
-    sorted JSON each time: about a fifth of the exporter's CPU per span. A Resource cannot
+    sorted JSON each time: about a sixth of the exporter's CPU per span. A Resource cannot
     change once made (its attributes are immutable), so the hash never needs computing
     again; equality, and so which spans share a group on the wire, is the base class's.
     """
