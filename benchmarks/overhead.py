@@ -13,6 +13,7 @@ Scenario (10 spans): workflow > triage (chat, tool, chat, handoff) > billing (ch
     python benchmarks/overhead.py --breakdown  # in-process, content off, cost by layer
     python benchmarks/overhead.py --floor      # next to bare OTel spans and peers (peers.py)
     python benchmarks/overhead.py --only agno  # Agno: agentel next to Agno's own tracing
+    python benchmarks/overhead.py --exporters  # end to end: OTLP, SQLite, PostgreSQL
 """
 
 from __future__ import annotations
@@ -349,7 +350,13 @@ def main() -> None:
         action="store_true",
         help="agentel next to bare OTel spans and the installed peers",
     )
+    parser.add_argument("--exporters", action="store_true", help="end to end, real exporters")
     args = parser.parse_args()
+    if args.exporters:
+        import end_to_end
+
+        end_to_end.run(args.pairs, args.warmup)
+        return
     if args.floor:
         _floor(args.pairs, args.warmup)
         return

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
@@ -68,6 +70,45 @@ def test_plain_otlp_uses_http_protobuf_and_the_otel_endpoint_variable(
     assert request.headers["x-team"] == "agents"
     assert spans["chat gpt-4o"].resource["service.name"] == "weather-app"
     assert sc.OI_SPAN_KIND not in spans["chat gpt-4o"].attributes  # GenAI only by default
+
+
+def test_the_resource_is_hashed_once_not_per_span_and_arrives_whole(
+    receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OTLP encoder hashes every span's resource to group a batch; the resource setup()
+    builds computes that hash once, and each request still carries it whole, once."""
+    hashes: list[int] = []
+    hash_attributes = Resource.__hash__
+
+    def counted(resource: Resource) -> int:
+        hashes.append(1)
+        return hash_attributes(resource)
+
+    monkeypatch.setattr(Resource, "__hash__", counted)
+    agentel.setup(
+        "otlp",
+        otlp_endpoint=receiver.url + "/v1/traces",
+        service_name="weather-app",
+        resource_attributes={"deployment.environment": "test", "service.version": "1.2"},
+        metrics=False,
+        **FAST,
+    )
+    for _ in range(5):
+        emit_sample_trace()
+    assert agentel.flush(5000)
+
+    spans = receiver.spans()
+    assert len(spans) == 5 * len(SAMPLE_SPANS)
+    for span in spans:
+        assert span.resource["service.name"] == "weather-app"
+        assert span.resource["deployment.environment"] == "test"
+        assert span.resource["service.version"] == "1.2"
+        assert span.resource["telemetry.sdk.name"] == "opentelemetry"
+    for request in receiver.trace_requests():
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(request.body)
+        assert len(message.resource_spans) == 1  # one group: every span's resource is equal
+    assert len(hashes) == 1
 
 
 def test_an_otlp_endpoint_alone_turns_otlp_on(

@@ -42,7 +42,12 @@ from agentel.export.delivery import (
     run_bounded,
     start_thread,
 )
-from agentel.export.otlp import OTLPTarget, build_metric_exporter, resolve_target
+from agentel.export.otlp import (
+    HashedOnceResource,
+    OTLPTarget,
+    build_metric_exporter,
+    resolve_target,
+)
 from agentel.export.spooler import Spooler
 from agentel.redact import mask_url
 
@@ -278,13 +283,14 @@ def _current_provider(given: TracerProvider | None) -> tuple[trace.TracerProvide
 
 
 def _resource(config: s.PipelineSettings, attributes: Mapping[str, Any] | None) -> Resource:
+    """The resource of a provider we build; hashed once, as every span's export hashes it."""
     values: dict[str, Any] = dict(attributes or {})
     if config.service_name:
         values[SERVICE_NAME] = config.service_name
     project = os.environ.get(s.ENV_PHOENIX_PROJECT_NAME)
     if config.otlp_preset == "phoenix" and project:
         values.setdefault(sc.OI_PROJECT_NAME, project)
-    return Resource.create(values)
+    return HashedOnceResource.of(Resource.create(values))
 
 
 def _lane(
