@@ -96,8 +96,8 @@ async def test_converter_failure_leaves_the_run_untouched(
     def broken(*args, **kwargs):
         raise RuntimeError("converter bug")
 
-    monkeypatch.setattr(convert, "input_messages", broken)
-    monkeypatch.setattr(convert, "output_messages", broken)
+    for name in ("input_messages_json", "output_messages_json", "tool_definitions_json"):
+        monkeypatch.setattr(convert, name, broken)
     result = await Runner.run(support_agents(fake_openai), "Refund order A7 please")
 
     assert result.final_output == expected

@@ -8,6 +8,7 @@ backends parse these strings and drop what they cannot parse.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -93,15 +94,100 @@ def blob_marker(base64_payload: str) -> str:
     return f"[blob omitted: {len(base64_payload) * 3 // 4} bytes]"
 
 
+def encode(value: Any) -> str:
+    """Compact JSON of ``value``, whatever its size."""
+    try:
+        return _compact(value)
+    except (RecursionError, ValueError):  # a cyclic value: the checking encoder says so
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def to_json(value: Any, max_length: int) -> str:
     """Compact JSON no longer than ``max_length`` characters, still parseable."""
-    try:
-        text = _compact(value)
-    except (RecursionError, ValueError):  # a cyclic value: the checking encoder says so
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = encode(value)
     if len(text) <= max_length:
         return text
     return _truncated(value, max_length)
+
+
+class JsonCache:
+    """The JSON text of content that comes back call after call, by a key that says what it is.
+
+    Every model call of a run sends the whole conversation so far, the same tool definitions
+    and the same instructions, so converting and encoding them anew each time makes content
+    capture cost grow with the square of a run's length. Callers key an entry by the plain
+    strings that fully determine it (a tool call's id, name and arguments), so a hit is the
+    same text a fresh conversion would give. Bounded by total characters: when full it starts
+    again empty, which costs one conversion per entry, never a wrong answer.
+    """
+
+    __slots__ = ("_chars", "_entries", "_max_chars")
+
+    def __init__(self, max_chars: int = 1_000_000) -> None:
+        self._entries: dict[Any, str] = {}
+        self._chars = 0
+        self._max_chars = max_chars
+
+    def text(self, key: Any, build: Callable[[], Any]) -> str:
+        """The JSON of ``build()``, from the cache when ``key`` was seen."""
+        text = self._entries.get(key)
+        if text is None:
+            text = encode(build())
+            self._chars += len(text)
+            if self._chars > self._max_chars:
+                self._entries.clear()
+                self._chars = len(text)
+            self._entries[key] = text
+        return text
+
+
+class SnapshotCache:
+    """The JSON text of values that come back equal but not identical (a framework rebuilds
+    its tool definitions for every model call), by a name and a deep copy compared for
+    equality, so a value changed in place is never answered with its old text."""
+
+    __slots__ = ("_entries", "_max_entries")
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._entries: dict[Any, tuple[Any, str]] = {}
+        self._max_entries = max_entries
+
+    def text(self, key: Any, value: Any) -> str:
+        """The JSON of ``value``, from the cache when the entry under ``key`` equals it."""
+        entry = self._entries.get(key)
+        try:
+            if entry is not None and entry[0] == value:
+                return entry[1]
+            snapshot = copy.deepcopy(value)
+        except Exception:  # an object that cannot be compared or copied: no caching
+            return encode(value)
+        text = encode(value)
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (snapshot, text)
+        return text
+
+
+# The opening of a message of each standard role, encoded once.
+_MESSAGE_OPENINGS = {
+    role: f'{{"role":"{role}","parts":[' for role in ("user", "assistant", "system", "tool")
+}
+
+
+def messages_json(messages: list[tuple[str, list[str]]], finish_reason: str | None = None) -> str:
+    """Semconv messages from each one's role and its parts' JSON texts: the same text that
+    encoding ``{"role": ..., "parts": [...]}`` dicts (with ``finish_reason`` on each, when
+    given) would give, assembled from parts encoded once."""
+    tail = "]}" if finish_reason is None else f'],"finish_reason":{encode(finish_reason)}}}'
+    openings = _MESSAGE_OPENINGS
+    return (
+        "["
+        + ",".join(
+            (openings.get(role) or f'{{"role":{encode(role)},"parts":[') + ",".join(parts) + tail
+            for role, parts in messages
+        )
+        + "]"
+    )
 
 
 def _truncated(value: Any, max_length: int) -> str:

@@ -16,6 +16,9 @@ from agentel import content
 from agentel.instrumentation.core.chat_messages import field as _field
 
 _FINISH_BY_INCOMPLETE_REASON = {"max_output_tokens": "length", "content_filter": "content_filter"}
+# Encoded parts and definitions, shared by every run of the process (bounded; see content).
+_PARTS = content.JsonCache()
+_DEFINITIONS = content.SnapshotCache()
 
 
 def input_messages(items: str | Iterable[Any], capture_blobs: bool) -> list[dict[str, Any]]:
@@ -30,6 +33,57 @@ def input_messages(items: str | Iterable[Any], capture_blobs: bool) -> list[dict
         else:
             messages.append({"role": role, "parts": parts})
     return messages
+
+
+def input_messages_json(items: str | Iterable[Any], capture_blobs: bool, max_length: int) -> str:
+    """``content.to_json(input_messages(...))``, with each tool call, tool result and text
+    message encoded once for all the model calls that resend it."""
+    if isinstance(items, str):
+        return content.to_json(input_messages(items, capture_blobs), max_length)
+    messages: list[tuple[str, list[str]]] = []
+    for item in items:
+        role, parts = _item_role_and_texts(item, capture_blobs)
+        if messages and messages[-1][0] == role and role in ("assistant", "tool"):
+            messages[-1][1].extend(parts)
+        else:
+            messages.append((role, parts))
+    text = content.messages_json(messages)
+    if len(text) <= max_length:
+        return text
+    return content.to_json(input_messages(items, capture_blobs), max_length)
+
+
+def output_messages_json(
+    items: Iterable[Any], finish_reason: str, capture_blobs: bool, max_length: int
+) -> str:
+    """``content.to_json(output_messages(...))``; its tool calls, resent as input by the next
+    model call, are encoded once for both."""
+    parts: list[str] = []
+    for item in items:
+        parts.extend(_item_role_and_texts(item, capture_blobs)[1])
+    text = content.messages_json([("assistant", parts)], finish_reason)
+    if len(text) <= max_length:
+        return text
+    return content.to_json(output_messages(items, finish_reason, capture_blobs), max_length)
+
+
+def tool_definitions_json(tools: Iterable[Any], handoffs: Iterable[Any], max_length: int) -> str:
+    """``content.to_json(tool_definitions(...))``, each definition encoded once while it stays
+    the same (the SDK rebuilds handoff definitions for every model call)."""
+    definitions = tool_definitions(tools, handoffs)
+    text = "[" + ",".join(_DEFINITIONS.text(d["name"], d) for d in definitions) + "]"
+    if len(text) <= max_length:
+        return text
+    return content.to_json(definitions, max_length)
+
+
+def system_instructions_json(instructions: Any, max_length: int) -> str:
+    if type(instructions) is not str:
+        return content.to_json(content.system_instructions(instructions), max_length)
+    text = _PARTS.text(("system", instructions), partial(content.system_instructions, instructions))
+    if len(text) <= max_length:
+        return text
+    return content.to_json(content.system_instructions(instructions), max_length)
 
 
 def output_messages(items: Iterable[Any], finish_reason: str, capture_blobs: bool) -> list[Any]:
@@ -130,3 +184,33 @@ def _content_parts(value: Any, capture_blobs: bool) -> list[dict[str, Any]]:
         else:
             parts.append({"type": str(piece_type or "unknown")})
     return parts
+
+
+def _item_role_and_texts(item: Any, capture_blobs: bool) -> tuple[str, list[str]]:
+    """``_item_role_and_parts`` with each part as JSON text; the parts that a later model call
+    sends again (tool calls, tool results, text messages) come from the cache, keyed by the
+    strings that make them, so only items of plain strings are cached."""
+    get = item.get if type(item) is dict else partial(getattr, item)
+    item_type = get("type", None)
+    if item_type == "function_call":
+        call_id, name, arguments = get("call_id", None), get("name", None), get("arguments", None)
+        if _plain(call_id) and _plain(name) and _plain(arguments):
+            build = partial(content.tool_call_part, call_id, name, arguments)
+            return "assistant", [_PARTS.text(("call", call_id, name, arguments), build)]
+    elif item_type == "function_call_output":
+        call_id, output = get("call_id", None), get("output", None)
+        if _plain(call_id) and type(output) is str:
+            build = partial(content.tool_response_part, call_id, output)
+            return "tool", [_PARTS.text(("output", call_id, output), build)]
+    elif item_type in (None, "message"):
+        role, text = get("role", None), get("content", None)
+        if type(role) is str and type(text) is str:
+            return _message_role(role), [
+                _PARTS.text(("text", text), partial(content.text_part, text))
+            ]
+    role, parts = _item_role_and_parts(item, capture_blobs)
+    return role, [content.encode(part) for part in parts]
+
+
+def _plain(value: Any) -> bool:
+    return value is None or type(value) is str

@@ -11,7 +11,6 @@ from typing import Any
 
 import wrapt
 
-from agentel import content
 from agentel import semconv as sc
 from agentel.instrumentation.core import chat_messages
 from agentel.instrumentation.core.chat import (
@@ -145,19 +144,19 @@ class ModelCall(ChatCall):
         values: dict[str, str] = {}
         instructions = argument(args, kwargs, "system_instructions")
         if instructions:
-            values[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = content.to_json(
-                content.system_instructions(instructions), limit
+            values[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = convert.system_instructions_json(
+                instructions, limit
             )
         model_input = argument(args, kwargs, "input")
         if model_input is not None:
-            values[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(
-                convert.input_messages(model_input, settings.capture_blobs), limit
+            values[sc.GEN_AI_INPUT_MESSAGES] = convert.input_messages_json(
+                model_input, settings.capture_blobs, limit
             )
         tools = argument(args, kwargs, "tools") or []
         handoffs = argument(args, kwargs, "handoffs") or []
         if tools or handoffs:
-            values[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(
-                convert.tool_definitions(tools, handoffs), limit
+            values[sc.GEN_AI_TOOL_DEFINITIONS] = convert.tool_definitions_json(
+                tools, handoffs, limit
             )
         self.record_input(values)
 
@@ -214,11 +213,11 @@ class ModelCall(ChatCall):
         self.succeed(openai_usage_tokens(usage), (finish,), response_id, response_model)
         if self.capture.enabled:
             try:
-                messages = convert.output_messages(
-                    output, finish, self.telemetry.content.capture_blobs
+                settings = self.telemetry.content
+                messages = convert.output_messages_json(
+                    output, finish, settings.capture_blobs, settings.max_length
                 )
-                limit = self.telemetry.content.max_length
-                self.record_output({sc.GEN_AI_OUTPUT_MESSAGES: content.to_json(messages, limit)})
+                self.record_output({sc.GEN_AI_OUTPUT_MESSAGES: messages})
             except Exception:
                 log_once("content-output", "agentel: could not convert model output")
 
