@@ -247,39 +247,48 @@ class ChatCall:
         parent: Node | None,
         attributes: dict[str, Any],
         capture: ContentCapture | None = None,
+        content: dict[str, str] | None = None,
     ) -> ChatCall:
         """Start the span with ``attributes`` (a fresh dict, from ``profile.attributes`` plus
-        the request's settings) under ``parent``; the agent above learns its provider here."""
+        the request's settings) under ``parent``; the agent above learns its provider here.
+        The request's ``content``, when known before the call, goes in with the attributes:
+        one call into the span fewer than ``record_input`` after the start."""
+        if capture is None:
+            capture = telemetry.content.capture
+        if content and capture.on_span:
+            attributes.update(content)
         name = f"{sc.OP_CHAT} {profile.request_model}"
         node = telemetry.start_node(CHAT, name, "", parent, attributes, SpanKind.CLIENT)
         agent = node.agent
         if agent is not None and agent.provider is None:
             agent.provider = profile.provider
             agent.set_later(sc.GEN_AI_PROVIDER_NAME, profile.provider)
-        return cls(
-            telemetry, node, telemetry.content.capture if capture is None else capture, profile
-        )
+        call = cls(telemetry, node, capture, profile)
+        if content:
+            call.record_input(content, on_span=False)
+        return call
 
     # --- content ----------------------------------------------------------------------------
-    def put_content(self, values: dict[str, str]) -> None:
-        """Content on the span, as an event, or both, as the capture mode says."""
-        if self.capture.on_span:
+    def put_content(self, values: dict[str, str], on_span: bool = True) -> None:
+        """Content on the span, as an event, or both, as the capture mode says
+        (``on_span=False``: the caller has already put it on the span)."""
+        if on_span and self.capture.on_span:
             self.node.span.set_attributes(values)
         if self.capture.as_event:
             self.node.span.add_event(sc.EVENT_CLIENT_INFERENCE_DETAILS, values)
 
-    def record_input(self, values: dict[str, str]) -> None:
+    def record_input(self, values: dict[str, str], on_span: bool = True) -> None:
         """The request's content; the agent's first model call also names the agent's input."""
-        self.put_content(values)
+        self.put_content(values, on_span)
         agent = self.node.agent
         if agent is not None and not agent.content_started:
             agent.content_started = True
             if self.capture.on_span:
                 _later(agent, values)
 
-    def record_output(self, values: dict[str, str]) -> None:
+    def record_output(self, values: dict[str, str], on_span: bool = True) -> None:
         """The response's content; the agent's output is its last model call's output."""
-        self.put_content(values)
+        self.put_content(values, on_span)
         agent = self.node.agent
         if agent is not None and self.capture.on_span:
             _later(agent, values)  # the last call's output wins, set once at the agent's end
@@ -295,9 +304,13 @@ class ChatCall:
         finish_reasons: tuple[str, ...],
         response_id: str | None = None,
         response_model: str | None = None,
+        content: dict[str, str] | None = None,
     ) -> None:
-        """The response's attributes and token metrics; its tokens sum into the tree."""
+        """The response's attributes and token metrics; its tokens sum into the tree. The
+        response's ``content`` goes on the span with the attributes, in the same call."""
         attributes: dict[str, Any] = usage_attributes(tokens)
+        if content and self.capture.on_span:
+            attributes.update(content)
         if finish_reasons:
             attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons
         if response_id:
@@ -306,6 +319,8 @@ class ChatCall:
             attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
             self.response_model = response_model
         self.node.span.set_attributes(attributes)
+        if content:
+            self.record_output(content, on_span=False)
         add_usage_up(self.node, tokens)
         histogram = self.telemetry.token_usage
         variant = self.profile.metric_variant

@@ -121,44 +121,23 @@ class ModelCall(ChatCall):
         if isinstance(server_conversation, str) and server_conversation:
             attributes[sc.GEN_AI_CONVERSATION_ID] = server_conversation
         tracing = argument(args, kwargs, "tracing")
-        capture = None
+        capture = telemetry.content.capture
         if tracing is not None and not tracing.include_data():
             capture = ContentCapture.NO_CONTENT
-        call = cls.start(telemetry, profile, parent, attributes, capture)
+        request_content = None
+        if capture.enabled:
+            try:
+                request_content = _request_content(telemetry, args, kwargs)
+            except Exception:
+                log_once("content-input", "agentel: could not convert model input")
+        call = cls.start(telemetry, profile, parent, attributes, capture, request_content)
         assert isinstance(call, ModelCall)
         call.model = model
         call.sdk_response = None
         call.sdk_span_id = None
         call.server_id = None
         call.server_model = None
-        if call.capture.enabled:
-            try:
-                call._record_input(args, kwargs)
-            except Exception:
-                log_once("content-input", "agentel: could not convert model input")
         return call
-
-    def _record_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        settings = self.telemetry.content
-        limit = settings.max_length
-        values: dict[str, str] = {}
-        instructions = argument(args, kwargs, "system_instructions")
-        if instructions:
-            values[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = convert.system_instructions_json(
-                instructions, limit
-            )
-        model_input = argument(args, kwargs, "input")
-        if model_input is not None:
-            values[sc.GEN_AI_INPUT_MESSAGES] = convert.input_messages_json(
-                model_input, settings.capture_blobs, limit
-            )
-        tools = argument(args, kwargs, "tools") or []
-        handoffs = argument(args, kwargs, "handoffs") or []
-        if tools or handoffs:
-            values[sc.GEN_AI_TOOL_DEFINITIONS] = convert.tool_definitions_json(
-                tools, handoffs, limit
-            )
-        self.record_input(values)
 
     # --- streaming --------------------------------------------------------------------------
     def observe(self, event: Any) -> None:
@@ -210,16 +189,18 @@ class ModelCall(ChatCall):
         incomplete = getattr(getattr(raw, "incomplete_details", None), "reason", None)
         called = self._record_tool_calls(output)
         finish = convert.finish_reason(output, incomplete, called)
-        self.succeed(openai_usage_tokens(usage), (finish,), response_id, response_model)
+        response_content = None
         if self.capture.enabled:
             try:
                 settings = self.telemetry.content
                 messages = convert.output_messages_json(
                     output, finish, settings.capture_blobs, settings.max_length
                 )
-                self.record_output({sc.GEN_AI_OUTPUT_MESSAGES: messages})
+                response_content = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
             except Exception:
                 log_once("content-output", "agentel: could not convert model output")
+        tokens = openai_usage_tokens(usage)
+        self.succeed(tokens, (finish,), response_id, response_model, response_content)
 
     def _record_tool_calls(self, output: Any) -> bool:
         """Remember call ids by tool name so a handoff span can name the call that made it;
@@ -256,3 +237,27 @@ class _ChunkWatcher(wrapt.ObjectProxy):  # type: ignore[misc]
                 except Exception:
                     log_once("chat-chunk", "agentel: could not read a completion chunk")
             yield chunk
+
+
+def _request_content(
+    telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, str]:
+    """The request's content attributes, known before the call starts."""
+    settings = telemetry.content
+    limit = settings.max_length
+    values: dict[str, str] = {}
+    instructions = argument(args, kwargs, "system_instructions")
+    if instructions:
+        values[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = convert.system_instructions_json(
+            instructions, limit
+        )
+    model_input = argument(args, kwargs, "input")
+    if model_input is not None:
+        values[sc.GEN_AI_INPUT_MESSAGES] = convert.input_messages_json(
+            model_input, settings.capture_blobs, limit
+        )
+    tools = argument(args, kwargs, "tools") or []
+    handoffs = argument(args, kwargs, "handoffs") or []
+    if tools or handoffs:
+        values[sc.GEN_AI_TOOL_DEFINITIONS] = convert.tool_definitions_json(tools, handoffs, limit)
+    return values
