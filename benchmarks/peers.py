@@ -8,15 +8,15 @@ test venv stays as it is; Traceloop's and the OTel contrib package both install 
 ``opentelemetry.instrumentation.openai_agents``, so each goes into a folder of its own under
 ``benchmarks/.peers/`` (git-ignored) and is imported from there only while it is measured:
 
-    python3 -m venv /work/peers-venv
-    /work/peers-venv/bin/pip install -e '.[test]'
-    /work/peers-venv/bin/pip install 'openinference-instrumentation-openai-agents==2.6.0' \\
+    python3 -m venv .venv-peers
+    .venv-peers/bin/pip install -e '.[test]'
+    .venv-peers/bin/pip install 'openinference-instrumentation-openai-agents==2.6.0' \\
         'logfire>=5,<6' opentelemetry-semantic-conventions-ai opentelemetry-util-genai
-    /work/peers-venv/bin/pip install --no-deps --target benchmarks/.peers/traceloop \\
+    .venv-peers/bin/pip install --no-deps --target benchmarks/.peers/traceloop \\
         'opentelemetry-instrumentation-openai-agents==0.62.4'
-    /work/peers-venv/bin/pip install --no-deps --target benchmarks/.peers/contrib \\
+    .venv-peers/bin/pip install --no-deps --target benchmarks/.peers/contrib \\
         'opentelemetry-instrumentation-openai-agents-v2==0.1.0'
-    /work/peers-venv/bin/python benchmarks/overhead.py --floor --pairs 150 --warmup 20
+    .venv-peers/bin/python benchmarks/overhead.py --floor --pairs 150 --warmup 20
 
 (``opentelemetry-semantic-conventions-ai`` is what Traceloop's package needs and
 ``opentelemetry-util-genai`` what the contrib one needs, installed in the venv because
