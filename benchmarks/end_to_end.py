@@ -57,7 +57,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from agents import RunConfig, Runner
+from agents import Runner
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -67,7 +67,7 @@ import agentel
 from agentel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from overhead import PROMPT, SPANS_PER_RUN, DiscardingExporter, ScenarioModel
+from overhead import PROMPT, SPANS_PER_RUN, TRACED, DiscardingExporter, ScenarioModel, timed_pair
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from agent_fixtures import support_agents_on
@@ -332,21 +332,13 @@ async def _pairs(
 ) -> tuple[list[float], list[float], list[float]]:
     """(wall, CPU) differences traced minus untraced, and the untraced runs' CPU, in seconds,
     one per measured pair."""
-    traced_config = RunConfig(workflow_name="bench")
-    plain_config = RunConfig(workflow_name="bench", tracing_disabled=True)
     wall_diffs: list[float] = []
     cpu_diffs: list[float] = []
     plain_cpus: list[float] = []
     for index in range(warmup + pairs):
         if index == warmup:
             after_warmup()
-        timings: dict[bool, tuple[float, float]] = {}
-        order = (True, False) if index % 2 == 0 else (False, True)
-        for traced in order:
-            config = traced_config if traced else plain_config
-            wall0, cpu0 = time.perf_counter(), time.process_time()
-            await Runner.run(agent, PROMPT, run_config=config)
-            timings[traced] = (time.perf_counter() - wall0, time.process_time() - cpu0)
+        timings = await timed_pair(agent, index)
         if index >= warmup:
             wall_diffs.append(timings[True][0] - timings[False][0])
             cpu_diffs.append(timings[True][1] - timings[False][1])
@@ -465,7 +457,7 @@ def _spans_with(resource: Any, runs: int) -> list[Any]:
 
     async def play() -> None:
         for _ in range(runs):
-            await Runner.run(agent, PROMPT, run_config=RunConfig(workflow_name="bench"))
+            await Runner.run(agent, PROMPT, run_config=TRACED)
 
     try:
         asyncio.run(play())

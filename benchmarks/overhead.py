@@ -110,32 +110,49 @@ def _loopback_responder(request: Any) -> Reply:
     return Reply(tool_calls=[ToolCall(tool, arguments, call_id=call_id)])
 
 
+TRACED = RunConfig(workflow_name="bench")
+UNTRACED = RunConfig(workflow_name="bench", tracing_disabled=True)
+
+
+async def timed_pair(
+    agent: Agent[Any], index: int, after_run: Callable[[bool], None] | None = None
+) -> dict[bool, tuple[float, float]]:
+    """A traced run and the same run untraced, the traced one first on even ``index``es:
+    (wall, CPU) seconds of each, by whether it was traced; ``after_run(traced)``, untimed,
+    after each."""
+    timings: dict[bool, tuple[float, float]] = {}
+    for traced in (True, False) if index % 2 == 0 else (False, True):
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        await Runner.run(agent, PROMPT, run_config=TRACED if traced else UNTRACED)
+        timings[traced] = (time.perf_counter() - wall0, time.process_time() - cpu0)
+        if after_run is not None:
+            after_run(traced)
+    return timings
+
+
 async def _measure(
     agent: Agent[Any], pairs: int, warmup: int, flush: Callable[[], int] | None = None
 ) -> dict[str, float]:
     """Paired runs; with ``flush`` (flushes the layer's spans, returns how many it exported so
     far) also spans per traced run and the spans untraced runs made, counted in the warm-up,
     where a flush after each run costs no measured time."""
-    traced_config = RunConfig(workflow_name="bench")
-    plain_config = RunConfig(workflow_name="bench", tracing_disabled=True)
     wall_diffs: list[float] = []
     cpu_diffs: list[float] = []
     plain_walls: list[float] = []
     plain_cpus: list[float] = []
     warmup_spans = {True: 0, False: 0}
     seen = flush() if flush is not None else 0
+
+    def count_spans(traced: bool) -> None:
+        nonlocal seen
+        assert flush is not None
+        exported = flush()
+        warmup_spans[traced] += exported - seen
+        seen = exported
+
     for index in range(warmup + pairs):
-        timings: dict[bool, tuple[float, float]] = {}
-        order = (True, False) if index % 2 == 0 else (False, True)
-        for traced in order:
-            config = traced_config if traced else plain_config
-            wall0, cpu0 = time.perf_counter(), time.process_time()
-            await Runner.run(agent, PROMPT, run_config=config)
-            timings[traced] = (time.perf_counter() - wall0, time.process_time() - cpu0)
-            if flush is not None and index < warmup:
-                exported = flush()
-                warmup_spans[traced] += exported - seen
-                seen = exported
+        counting = flush is not None and index < warmup
+        timings = await timed_pair(agent, index, count_spans if counting else None)
         if index < warmup:
             continue
         wall_diffs.append(timings[True][0] - timings[False][0])

@@ -8,7 +8,7 @@ failing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -25,13 +25,19 @@ def input_messages(items: str | Iterable[Any], capture_blobs: bool) -> list[dict
     """The model input (a string or Responses input items) as semconv input messages."""
     if isinstance(items, str):
         return [{"role": "user", "parts": [content.text_part(items)]}]
-    messages: list[dict[str, Any]] = []
-    for item in items:
-        role, parts = _item_role_and_parts(item, capture_blobs)
-        if messages and messages[-1]["role"] == role and role in ("assistant", "tool"):
-            messages[-1]["parts"].extend(parts)
+    pairs = (_item_role_and_parts(item, capture_blobs) for item in items)
+    return [{"role": role, "parts": parts} for role, parts in _grouped(pairs)]
+
+
+def _grouped(roles_and_parts: Iterable[tuple[str, list[Any]]]) -> list[tuple[str, list[Any]]]:
+    """One message per run of items of one role, for the assistant's and tools' items (a turn
+    that calls two tools is one assistant message, their results one tool message)."""
+    messages: list[tuple[str, list[Any]]] = []
+    for role, parts in roles_and_parts:
+        if messages and messages[-1][0] == role and role in ("assistant", "tool"):
+            messages[-1][1].extend(parts)
         else:
-            messages.append({"role": role, "parts": parts})
+            messages.append((role, parts))
     return messages
 
 
@@ -40,17 +46,10 @@ def input_messages_json(items: str | Iterable[Any], capture_blobs: bool, max_len
     message encoded once for all the model calls that resend it."""
     if isinstance(items, str):
         return content.to_json(input_messages(items, capture_blobs), max_length)
-    messages: list[tuple[str, list[str]]] = []
-    for item in items:
-        role, parts = _item_role_and_texts(item, capture_blobs)
-        if messages and messages[-1][0] == role and role in ("assistant", "tool"):
-            messages[-1][1].extend(parts)
-        else:
-            messages.append((role, parts))
-    text = content.messages_json(messages)
-    if len(text) <= max_length:
-        return text
-    return content.to_json(input_messages(items, capture_blobs), max_length)
+    messages = _grouped(_item_role_and_texts(item, capture_blobs) for item in items)
+    return _bounded(
+        content.messages_json(messages), max_length, partial(input_messages, items, capture_blobs)
+    )
 
 
 def output_messages_json(
@@ -62,9 +61,7 @@ def output_messages_json(
     for item in items:
         parts.extend(_item_role_and_texts(item, capture_blobs)[1])
     text = content.messages_json([("assistant", parts)], finish_reason)
-    if len(text) <= max_length:
-        return text
-    return content.to_json(output_messages(items, finish_reason, capture_blobs), max_length)
+    return _bounded(text, max_length, partial(output_messages, items, finish_reason, capture_blobs))
 
 
 def tool_definitions_json(tools: Iterable[Any], handoffs: Iterable[Any], max_length: int) -> str:
@@ -72,18 +69,22 @@ def tool_definitions_json(tools: Iterable[Any], handoffs: Iterable[Any], max_len
     the same (the SDK rebuilds handoff definitions for every model call)."""
     definitions = tool_definitions(tools, handoffs)
     text = "[" + ",".join(_DEFINITIONS.text(d["name"], d) for d in definitions) + "]"
-    if len(text) <= max_length:
-        return text
-    return content.to_json(definitions, max_length)
+    return _bounded(text, max_length, lambda: definitions)
 
 
 def system_instructions_json(instructions: Any, max_length: int) -> str:
+    """``content.to_json(content.system_instructions(...))``, encoded once per text."""
+    fresh = partial(content.system_instructions, instructions)
     if type(instructions) is not str:
-        return content.to_json(content.system_instructions(instructions), max_length)
-    text = _PARTS.text(("system", instructions), partial(content.system_instructions, instructions))
+        return content.to_json(fresh(), max_length)
+    return _bounded(_PARTS.text(("system", instructions), fresh), max_length, fresh)
+
+
+def _bounded(text: str, max_length: int, fresh: Callable[[], Any]) -> str:
+    """``text`` when it fits; else the value ``fresh()`` builds, truncated the usual way."""
     if len(text) <= max_length:
         return text
-    return content.to_json(content.system_instructions(instructions), max_length)
+    return content.to_json(fresh(), max_length)
 
 
 def output_messages(items: Iterable[Any], finish_reason: str, capture_blobs: bool) -> list[Any]:
